@@ -1,0 +1,81 @@
+"""Typed records passed between the pipeline's stages.
+
+Frozen dataclasses only: a stage reads records and returns new ones, so nothing downstream
+can quietly change what an earlier stage decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CATEGORIES = ("date", "group_by", "order_by", "ratio", "join", "where")
+REQUIRED_COLUMNS = ("question", "query", "db_name", "query_category")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One row of a questions (or predictions) file."""
+
+    index: int
+    """0-based row number in the file (the key for resume and for error messages)."""
+    question: str
+    query: str
+    """The gold SQL as written, alternatives and ``{}`` groups included."""
+    db_name: str
+    category: str
+    instructions: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Every column of the row, as read (carried to the output)."""
+
+    @property
+    def row_label(self) -> str:
+        """How error messages name this row: its line in the CSV (header is line 1)."""
+        return f"row {self.index + 2} (db_name={self.db_name!r})"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The outcome of executing one SQL statement: rows, or an error as data."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    error: str | None = None
+    timeout: bool = False
+    too_large: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The comparator's decision for one prediction against the gold expansions."""
+
+    correct: bool
+    exact_match: bool = False
+    reason: str = ""
+    """Why it is wrong (or, for a correct one, a note such as 'empty gold')."""
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One evaluated prediction, as written to the per-question CSV."""
+
+    question: Question
+    generated_query: str
+    correct: bool
+    exact_match: bool
+    error_db_exec: bool
+    timeout: bool
+    error_msg: str
+    latency_seconds: float
+    gold_error: str
+    """Non-empty when the gold itself failed: a benchmark error, not the model's."""
+    empty_gold: bool = False
+    """The gold result is empty: a match is weak evidence."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Runner-specific figures (tokens, beams) carried to the output."""

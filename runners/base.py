@@ -1,0 +1,104 @@
+"""The one interface every way of producing SQL implements.
+
+A runner turns a batch of :class:`GenerationRequest` into :class:`Generation` records.
+It yields ``(index, generation)`` pairs as each item completes, every index of the batch
+exactly once, in any order: the pipeline saves each generation the moment it arrives (so
+a crash loses nothing) and shows progress, while batch-first backends (HF, vLLM) are free
+to produce a whole batch at once.  A failure on one item is data (``Generation.error``),
+never an exception that loses the rest of the batch.
+
+This package is a leaf: it never imports ``eval``.  Prompt rendering, SQL extraction,
+execution and scoring live in the pipeline and are shared by every runner.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One question, rendered for a model."""
+
+    key: str
+    """Stable identity of the item within a run (used for resume files)."""
+    prompt: str
+    """The whole prompt as one text, for completion-style models."""
+    messages: tuple[Mapping[str, str], ...] = ()
+    """The same prompt as chat messages (``role``/``content``), for chat models."""
+    gold_query: str = ""
+    """The first gold expansion. Only the ``oracle`` runner may read it."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Every column of the question's row, as given (the ``file`` runner reads
+    ``generated_query`` here)."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a runner produced for one request."""
+
+    text: str
+    """Raw model output; the pipeline extracts the SQL from it."""
+    error: str | None = None
+    """Why nothing usable was produced (API error, out of memory...), else None."""
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    beams: tuple[str, ...] = ()
+    """All beams' texts, best first, where the backend keeps them."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Options shared by the runners; each runner reads the ones it understands."""
+
+    model: str = ""
+    adapter: str | None = None
+    num_beams: int = 1
+    batch_size: int = 4
+    max_new_tokens: int = 512
+    parallel: int = 4
+    api_url: str | None = None
+    predictions: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+    """Backend-specific options (``n_ctx``, ``tensor_parallel_size``...)."""
+
+
+class Runner(abc.ABC):
+    """Base class for runners. Subclasses implement :meth:`generate`."""
+
+    name: ClassVar[str] = ""
+    chat: ClassVar[bool] = False
+    """True when the runner sends ``messages`` rather than ``prompt``."""
+
+    def __init__(self, config: RunnerConfig) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index, Generation)`` for every request, each index exactly once."""
+
+    def describe(self) -> Mapping[str, object]:
+        """What identifies this runner's output, for resume fingerprints and reports."""
+        return {"runner": self.name, "model": self.config.model}
+
+    def close(self) -> None:
+        """Release models, servers, threads. Called once, also after errors."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RunnerError(Exception):
+    """A runner cannot start (missing extra, bad option, unreadable model path).
+
+    The CLI turns it into one clear line and exit code 2.
+    """
