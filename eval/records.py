@@ -77,5 +77,20 @@ class ResultRow:
     """Non-empty when the gold itself failed: a benchmark error, not the model's."""
     empty_gold: bool = False
     """The gold result is empty: a match is weak evidence."""
+    mismatch: str = ""
+    """How a wrong result that did execute differs from the gold."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Runner-specific figures (tokens, beams) carried to the output."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The SQL a runner produced for one question, and what it cost."""
+
+    sql: str
+    raw_text: str = ""
+    error: str | None = None
+    """Generation failed (API error, model crash): nothing to execute."""
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None

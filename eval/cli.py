@@ -1,0 +1,155 @@
+"""Command line: ``python main.py [options]`` runs an evaluation; subcommands do the rest.
+
+Exit codes: 0 the run completed (or the gate passed), 1 a gate failed, 2 bad input or a
+harness error (one line on stderr, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from eval.comparator import CompareOptions
+from eval.db.base import ExecLimits
+from eval.errors import HarnessError
+from runners import RunnerConfig, RunnerError, runner_names
+
+# name -> "module:function"; the function takes argv and returns the exit code.
+SUBCOMMANDS: dict[str, str] = {
+    "validate": "eval.validate:validate_main",
+}
+
+DEFAULT_QUESTIONS = Path("data/questions_gen.csv")
+DEFAULT_SCHEMAS = Path("data/schemas")
+PG_URL_ENV = "SQLHARNESS_PG_URL"
+
+
+def default_cache_dir() -> Path:
+    """The platform's user cache directory (honours XDG_CACHE_HOME on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("sqlharness", appauthor=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args and args[0] in SUBCOMMANDS:
+        module_name, function_name = SUBCOMMANDS[args[0]].split(":")
+        command: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
+        return guarded(lambda: command(args[1:]))
+    return guarded(lambda: run_main(args))
+
+
+def guarded(action: Callable[[], int]) -> int:
+    """Run ``action``, turning known errors into one line and an exit code."""
+    try:
+        return action()
+    except (HarnessError, RunnerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished generations are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that needs databases."""
+    parser.add_argument("--schemas", type=Path, default=DEFAULT_SCHEMAS, help="schemas directory (default: %(default)s)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(PG_URL_ENV),
+        help=f"use an existing PostgreSQL server (or set {PG_URL_ENV}); default: the embedded one",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="embedded server and cache location")
+    parser.add_argument("-t", "--timeout", type=positive_float, default=10.0, help="seconds per query (default: %(default)s)")
+    parser.add_argument("--max-rows", type=positive_int, default=100_000, help="row cap per result (default: %(default)s)")
+    parser.add_argument(
+        "-p", "--parallel", type=positive_int, default=os.cpu_count() or 2, help="parallel queries (default: CPU cores)"
+    )
+    parser.add_argument(
+        "--allow-writable-role",
+        action="store_true",
+        help="with --pg-url, run queries through your own role if the read-only role cannot be created (dangerous)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
+        f"Subcommands: {', '.join(SUBCOMMANDS)} (python main.py SUBCOMMAND -h).",
+    )
+    parser.add_argument("-q", "--questions", type=Path, default=DEFAULT_QUESTIONS, help="questions CSV (default: %(default)s)")
+    parser.add_argument("-r", "--runner", default="oracle", help=f"one of: {', '.join(runner_names())} (default: %(default)s)")
+    parser.add_argument("-m", "--model", default="", help="model name or path, for model runners")
+    parser.add_argument("-o", "--output", type=Path, default=None, help="per-question results CSV (summary JSON beside it)")
+    parser.add_argument("-n", "--num-questions", type=positive_int, default=None, help="evaluate only the first N questions")
+    parser.add_argument("--predictions", default=None, help="CSV of predictions for -r file (question columns + generated_query)")
+    parser.add_argument("--rel-tol", type=positive_float, default=1e-6, help="relative tolerance for numbers (default: %(default)s)")
+    parser.add_argument("--multiset", action="store_true", help="duplicate rows count (default: set semantics)")
+    parser.add_argument("--no-gold-cache", action="store_true", help="do not read or write cached gold results")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_database_options(parser)
+    return parser
+
+
+def default_output(questions: Path, runner: str, model: str) -> Path:
+    parts = [questions.stem, runner]
+    if model:
+        parts.append(Path(model.rstrip("/")).name.replace(":", "_"))
+    return Path("results") / ("_".join(parts) + ".csv")
+
+
+def exec_limits(args: argparse.Namespace) -> ExecLimits:
+    return ExecLimits(timeout_s=args.timeout, max_rows=args.max_rows)
+
+
+def run_main(argv: list[str]) -> int:
+    from eval.pipeline import RunConfig, run  # imported late: `-h` stays fast
+
+    args = build_parser().parse_args(argv)
+    runner_config = RunnerConfig(model=args.model, predictions=args.predictions, parallel=args.parallel)
+    source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
+    config = RunConfig(
+        questions=args.questions,
+        schemas=args.schemas,
+        output=args.output or default_output(source, args.runner, args.model),
+        runner=args.runner,
+        runner_config=runner_config,
+        limit=args.num_questions,
+        parallel=args.parallel,
+        limits=exec_limits(args),
+        compare=CompareOptions(rel_tol=args.rel_tol, multiset=args.multiset),
+        pg_url=args.pg_url,
+        cache_dir=args.cache_dir or default_cache_dir(),
+        gold_cache=not args.no_gold_cache,
+        allow_writable_role=args.allow_writable_role,
+        progress=not args.no_progress,
+    )
+    return run(config)

@@ -1,0 +1,382 @@
+"""Decides whether a predicted result answers the question the gold result answers.
+
+A pure function of two results: no I/O, imports nothing of the harness but the records.
+
+Rules (``compare``):
+
+1. **Columns.** Names and order do not matter, and the prediction may carry extra columns.
+   Every gold column must be matched by a *distinct* prediction column holding the same
+   values row by row. The matching is searched (not greedy): two gold columns with the
+   same values cannot both claim one prediction column, and a first guess that fails is
+   not the last word. ``SELECT id, name`` equals ``SELECT name AS n, id, email``.
+2. **Rows.** Order does not matter unless ``order_keys`` is given (the gold has a
+   top-level ORDER BY and the question asks for an ordering). Then the prediction's rows
+   must come in the gold's order, except that rows tied on the visible sort keys (the
+   gold columns in ``order_keys``) may come in any order among themselves. With no
+   visible sort key (``order_keys == ()``) the whole sequence must match.
+3. **Duplicates.** Set semantics by default: ``[1, 1, 2]`` equals ``[1, 2]``, as sql-eval
+   and BIRD count, so scores stay comparable. ``multiset=True`` makes counts matter.
+   Set semantics applies after projecting the prediction onto the matched columns.
+4. **Values.** int, Decimal and float compare by value: equal within ``rel_tol``
+   (default 1e-6) relative, or ``ABS_TOL`` absolute near zero; two integers compare
+   exactly. NULL equals only NULL (never 0 or ''). Booleans are not numbers. A date
+   equals the timestamp at its midnight; aware timestamps compare in UTC. Text is
+   compared exactly (case and spaces count).
+5. **Empty gold.** An empty gold result matches only an empty prediction, whatever its
+   columns; the verdict's reason says so, since such a match is weak evidence.
+6. **Exact match** is a correct verdict with as many columns as the gold.
+
+How: each column is reduced to one 64-bit hash per value (numbers quantized to a grid ten
+times coarser than ``rel_tol``, so numbers within tolerance hash alike), rows to combined
+hashes, and multisets are compared by sorting: O(n log n) time and O(n) memory, never
+quadratic. Rows paired by equal hashes are then checked exactly against ``rel_tol``. Two
+numbers within tolerance that straddle a grid line can hash apart and be judged
+different; for float noise (1e-15 relative) that is a one-in-billions event.
+
+Examples (``g`` gold, ``p`` prediction; rows as tuples):
+
+- g ``[(1, 'a'), (2, 'b')]`` vs p ``[('b', 2, 'x'), ('a', 1, 'y')]`` -> correct, not exact.
+- g ``[(Decimal('0.5'),)]`` vs p ``[(0.5000000001,)]`` -> correct, exact.
+- g ``[(None,)]`` vs p ``[(0,)]`` -> wrong.
+- g ``[(1,)]`` vs p ``[(1, 1, 1)]`` -> correct (extra columns), not exact.
+- g ordered by col 0 ``[(3, 'x'), (3, 'y'), (1, 'z')]`` vs p ``[(3, 'y'), (3, 'x'), (1, 'z')]``
+  -> correct (tie on the key); vs p ``[(1, 'z'), (3, 'x'), (3, 'y')]`` -> wrong order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from eval.records import QueryResult, Verdict
+
+ABS_TOL = 1e-12
+_MAX_MATCHINGS = 10_000
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+_ROW_PRIME = np.uint64(0x100000001B3)
+_KIND_SALT = {
+    "number": np.uint64(0x243F6A8885A308D3),
+    "text": np.uint64(0x13198A2E03707344),
+    "bool": np.uint64(0xA4093822299F31D0),
+    "time": np.uint64(0x082EFA98EC4E6C89),
+    "other": np.uint64(0x452821E638D01377),
+}
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    rel_tol: float = 1e-6
+    multiset: bool = False
+
+
+@dataclass(frozen=True)
+class GoldCase:
+    """One gold expansion's result and whether (and by which columns) its order counts."""
+
+    result: QueryResult
+    order_keys: tuple[int, ...] | None = None
+
+
+def judge(golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions) -> Verdict:
+    """The best verdict over all gold expansions: correct if any matches.
+
+    ``exact_match`` holds if some matching expansion has as many columns as the prediction.
+    When none matches, the reason is the first expansion's (the fullest answer).
+    """
+    first_wrong: Verdict | None = None
+    best: Verdict | None = None
+    for gold in golds:
+        verdict = compare(gold.result, pred, order_keys=gold.order_keys, options=options)
+        if verdict.correct:
+            if verdict.exact_match:
+                return verdict
+            best = best or verdict
+        elif first_wrong is None:
+            first_wrong = verdict
+    return best or first_wrong or Verdict(correct=False, reason="no gold result to compare with")
+
+
+def compare(
+    gold: QueryResult,
+    pred: QueryResult,
+    *,
+    order_keys: tuple[int, ...] | None = None,
+    options: CompareOptions = CompareOptions(),
+) -> Verdict:
+    """Compare one gold result with one predicted result (rules in the module docstring)."""
+    if not gold.ok or not pred.ok:
+        return Verdict(correct=False, reason="a query failed; nothing to compare")
+    n_gold_cols, n_pred_cols = len(gold.columns), len(pred.columns)
+    if not gold.rows:
+        if pred.rows:
+            return Verdict(False, reason=f"gold is empty, prediction has {len(pred.rows)} rows")
+        return Verdict(True, n_gold_cols == n_pred_cols, reason="empty gold result (weak evidence)")
+    if n_pred_cols < n_gold_cols:
+        return Verdict(
+            False, reason=f"prediction has {n_pred_cols} columns, gold needs {n_gold_cols}"
+        )
+    if options.multiset and len(gold.rows) != len(pred.rows):
+        return Verdict(False, reason=_count_reason(len(gold.rows), len(pred.rows)))
+    g = _Table.of(gold, options.rel_tol)
+    p = _Table.of(pred, options.rel_tol)
+    candidates = _column_candidates(g, p, options.multiset)
+    for gi, options_for_gi in enumerate(candidates):
+        if not options_for_gi:
+            return Verdict(False, reason=_column_reason(g, p, gi, gold.columns[gi], options))
+    reason = "no assignment of prediction columns reproduces the gold rows"
+    for mapping in _matchings(candidates):
+        ok, why = _rows_match(g, p, mapping, order_keys, options)
+        if ok:
+            return Verdict(True, exact_match=n_gold_cols == n_pred_cols)
+        reason = why
+    return Verdict(False, reason=reason)
+
+
+# --------------------------------------------------------------------------- canonical columns
+
+
+@dataclass(frozen=True)
+class _Column:
+    kind: str
+    hashes: np.ndarray  # uint64, one per row
+    floats: np.ndarray | None = None  # exact values of a number column (NaN for NULL)
+    ints: np.ndarray | None = None  # object array when every value is an int (or NULL)
+
+
+@dataclass(frozen=True)
+class _Table:
+    columns: tuple[_Column, ...]
+    n_rows: int
+
+    @classmethod
+    def of(cls, result: QueryResult, rel_tol: float) -> _Table:
+        n_rows = len(result.rows)
+        values_by_column = list(zip(*result.rows)) if n_rows else []
+        return cls(tuple(_column(values, rel_tol) for values in values_by_column), n_rows)
+
+
+def _column(values: tuple, rel_tol: float) -> _Column:
+    types = set(map(type, values))
+    types.discard(type(None))
+    nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if types and types <= {int, float, decimal.Decimal}:
+        return _number_column(values, nulls, types, rel_tol)
+    if types <= {str}:  # also an all-NULL column
+        hashes = pd.util.hash_array(np.asarray(values, dtype=object))
+        return _Column("text", _finish(hashes, nulls, "text"))
+    if types <= {bool}:
+        flags = np.fromiter((bool(v) for v in values), dtype=np.uint64, count=len(values))
+        return _Column("bool", _finish(pd.util.hash_array(flags), nulls, "bool"))
+    if types <= {dt.date, dt.datetime}:
+        canon = np.asarray([_time_key(v) for v in values], dtype=object)
+        return _Column("time", _finish(pd.util.hash_array(canon), nulls, "time"))
+    canon = np.asarray([_other_key(v) for v in values], dtype=object)
+    return _Column("other", _finish(pd.util.hash_array(canon), nulls, "other"))
+
+
+def _number_column(values: tuple, nulls: np.ndarray, types: set, rel_tol: float) -> _Column:
+    floats = np.fromiter(
+        (math.nan if v is None else float(v) for v in values), dtype=np.float64, count=len(values)
+    )
+    ints = np.asarray(values, dtype=object) if types == {int} else None
+    hashes = pd.util.hash_array(_quantize(floats, rel_tol))
+    return _Column("number", _finish(hashes, nulls, "number"), floats, ints)
+
+
+def _quantize(x: np.ndarray, rel_tol: float) -> np.ndarray:
+    """Round to a grid ten times coarser than the tolerance, relative to each magnitude."""
+    digits = max(1, math.floor(-math.log10(rel_tol)) - 1) if rel_tol > 0 else 15
+    out = np.where(np.abs(x) < ABS_TOL, 0.0, x)
+    finite = np.isfinite(out) & (out != 0)
+    exponent = np.floor(np.log10(np.abs(out, where=finite, out=np.ones_like(out))))
+    scale = np.power(10.0, digits - 1 - exponent)
+    rounded = np.where(finite, np.round(out * scale) / scale, out)
+    return rounded + 0.0  # -0.0 -> 0.0
+
+
+def _finish(hashes: np.ndarray, nulls: np.ndarray, kind: str) -> np.ndarray:
+    hashes = hashes ^ _KIND_SALT[kind]
+    hashes[nulls] = _NULL_HASH
+    return hashes
+
+
+def _time_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat()
+    assert isinstance(value, dt.date)
+    return dt.datetime(value.year, value.month, value.day).isoformat()
+
+
+def _other_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return type(value).__name__ + ":" + json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+        # A number in a mixed column: compare it as a number would hash on its own.
+        return "number:" + repr(float(value))
+    return type(value).__name__ + ":" + str(value)
+
+
+# --------------------------------------------------------------------------- column matching
+
+
+def _signature(column: _Column, multiset: bool) -> np.ndarray:
+    return np.sort(column.hashes) if multiset else np.unique(column.hashes)
+
+
+def _column_candidates(g: _Table, p: _Table, multiset: bool) -> list[list[int]]:
+    """For each gold column, the prediction columns holding the same values (as a bag or set).
+
+    A necessary condition for any row-level match, and cheap: one sort per column.
+    """
+    pred_sigs = [_signature(c, multiset) for c in p.columns]
+    candidates = []
+    for gc in g.columns:
+        sig = _signature(gc, multiset)
+        candidates.append([j for j, ps in enumerate(pred_sigs) if np.array_equal(sig, ps)])
+    return candidates
+
+
+def _matchings(candidates: list[list[int]]):
+    """Yield injective gold->prediction column assignments, most constrained columns first."""
+    order = sorted(range(len(candidates)), key=lambda i: len(candidates[i]))
+    mapping: dict[int, int] = {}
+    used: set[int] = set()
+    budget = [_MAX_MATCHINGS]
+
+    def search(depth: int):
+        if budget[0] <= 0:
+            return
+        if depth == len(order):
+            budget[0] -= 1
+            yield tuple(mapping[i] for i in range(len(candidates)))
+            return
+        gi = order[depth]
+        for pj in candidates[gi]:
+            if pj in used:
+                continue
+            mapping[gi] = pj
+            used.add(pj)
+            yield from search(depth + 1)
+            used.discard(pj)
+            del mapping[gi]
+
+    yield from search(0)
+
+
+# --------------------------------------------------------------------------- row comparison
+
+
+def _row_hashes(table: _Table, column_indexes: Sequence[int]) -> np.ndarray:
+    combined = np.zeros(table.n_rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for index in column_indexes:
+            combined = combined * _ROW_PRIME ^ table.columns[index].hashes
+    return combined
+
+
+def _rows_match(
+    g: _Table,
+    p: _Table,
+    mapping: tuple[int, ...],
+    order_keys: tuple[int, ...] | None,
+    options: CompareOptions,
+) -> tuple[bool, str]:
+    gold_rows = _row_hashes(g, range(len(g.columns)))
+    pred_rows = _row_hashes(p, mapping)
+    gold_idx = np.arange(g.n_rows)
+    pred_idx = np.arange(p.n_rows)
+    if not options.multiset:
+        gold_idx = _first_occurrences(gold_rows)
+        pred_idx = _first_occurrences(pred_rows)
+    if len(gold_idx) != len(pred_idx):
+        return False, _count_reason(len(gold_idx), len(pred_idx))
+    if order_keys is None:
+        segments = np.zeros(len(gold_idx), dtype=np.int64)
+    else:
+        segments = _tie_segments(_row_hashes(g, order_keys)[gold_idx]) if order_keys else np.arange(len(gold_idx))
+    gold_pairing = np.lexsort((gold_rows[gold_idx], segments))
+    pred_pairing = np.lexsort((pred_rows[pred_idx], segments))
+    g_sorted = gold_rows[gold_idx][gold_pairing]
+    p_sorted = pred_rows[pred_idx][pred_pairing]
+    if not np.array_equal(g_sorted, p_sorted):
+        if order_keys is not None and _same_bag(gold_rows[gold_idx], pred_rows[pred_idx]):
+            return False, "same rows in a different order"
+        missing = np.setdiff1d(gold_rows[gold_idx], pred_rows[pred_idx]).size
+        extra = np.setdiff1d(pred_rows[pred_idx], gold_rows[gold_idx]).size
+        return False, f"rows differ: {missing} gold rows missing, {extra} unexpected rows"
+    paired_gold = gold_idx[gold_pairing]
+    paired_pred = pred_idx[pred_pairing]
+    for gi, pj in enumerate(mapping):
+        if not _values_close(g.columns[gi], p.columns[pj], paired_gold, paired_pred, options):
+            return False, f"numbers differ beyond rel_tol={options.rel_tol:g} in gold column {gi + 1}"
+    return True, ""
+
+
+def _first_occurrences(row_hashes: np.ndarray) -> np.ndarray:
+    """Indexes of each distinct row's first occurrence, in original order."""
+    _, first = np.unique(row_hashes, return_index=True)
+    return np.sort(first)
+
+
+def _tie_segments(key_hashes: np.ndarray) -> np.ndarray:
+    """Consecutive runs of equal sort-key values get one segment number each."""
+    if key_hashes.size == 0:
+        return key_hashes.astype(np.int64)
+    changes = np.concatenate(([0], (key_hashes[1:] != key_hashes[:-1]).astype(np.int64)))
+    return np.cumsum(changes)
+
+
+def _same_bag(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.array_equal(np.sort(a), np.sort(b))
+
+
+def _values_close(
+    gc: _Column, pc: _Column, gold_idx: np.ndarray, pred_idx: np.ndarray, options: CompareOptions
+) -> bool:
+    """Exact check of paired numbers (hash equality only proved them on the grid)."""
+    if gc.kind != "number" or pc.kind != "number":
+        return True
+    if gc.ints is not None and pc.ints is not None:
+        return bool(np.all(gc.ints[gold_idx] == pc.ints[pred_idx]))
+    assert gc.floats is not None and pc.floats is not None
+    return bool(
+        np.all(
+            np.isclose(
+                gc.floats[gold_idx],
+                pc.floats[pred_idx],
+                rtol=options.rel_tol,
+                atol=ABS_TOL,
+                equal_nan=True,
+            )
+        )
+    )
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def _count_reason(n_gold: int, n_pred: int) -> str:
+    return f"row count differs: gold {n_gold}, prediction {n_pred}"
+
+
+def _column_reason(g: _Table, p: _Table, gi: int, name: str, options: CompareOptions) -> str:
+    semantics = "bag" if options.multiset else "set"
+    if options.multiset or g.n_rows == p.n_rows:
+        return f"no prediction column holds gold column {name!r}'s values ({semantics} of values differs)"
+    return (
+        f"no prediction column holds gold column {name!r}'s values "
+        f"(gold {g.n_rows} rows, prediction {p.n_rows})"
+    )

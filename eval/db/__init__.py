@@ -1,0 +1,1 @@
+"""Database backends behind one interface (see :mod:`eval.db.base`)."""

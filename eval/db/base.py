@@ -1,0 +1,61 @@
+"""The database backend interface: prepare databases, run one query under limits.
+
+A backend builds each benchmark database from its schema files once (reusing it while
+the files are unchanged), and executes one SQL statement at a time as a least-privilege
+reader, returning rows or an error as data. Pooling, retries and server recovery are the
+backend's business; callers only see :class:`~eval.records.QueryResult`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from eval.records import QueryResult
+from eval.schemas import SchemaSource
+
+
+@dataclass(frozen=True)
+class ExecLimits:
+    """Resource caps for one query."""
+
+    timeout_s: float = 10.0
+    max_rows: int = 100_000
+    work_mem: str = "64MB"
+    temp_file_limit: str = "1GB"
+    lock_timeout_s: float = 2.0
+
+
+class Backend(abc.ABC):
+    """One database engine holding the benchmark's databases."""
+
+    dialect: str = "postgres"
+
+    @abc.abstractmethod
+    def prepare(self, sources: Mapping[str, SchemaSource]) -> None:
+        """Create and seed each database unless an identical build is already there."""
+
+    @abc.abstractmethod
+    def execute(self, db_name: str, sql: str) -> QueryResult:
+        """Run one query read-only under the limits; errors come back as data.
+
+        Safe to call from several threads at once.
+        """
+
+    def content_hash(self, db_name: str) -> str:
+        """Identity of the database's content (gold results are cached under it)."""
+        return ""
+
+    def table_metadata(self, db_name: str) -> str:
+        """CREATE TABLE text with column comments, for prompts."""
+        return ""
+
+    def close(self) -> None:
+        """Close connections and stop what the backend started."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,216 @@
+"""The evaluation stage: execute gold and predicted SQL, compare, and build result rows.
+
+Each distinct (database, query) runs once per run, whether it is a gold expansion, a
+prediction, or both (the oracle's predictions reuse the gold results). Gold results also
+come from the on-disk cache. Queries run in parallel over the backend's connection pools;
+comparison is pure and happens as each prediction's result arrives.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from eval.comparator import CompareOptions, GoldCase, judge
+from eval.db.base import Backend
+from eval.goldcache import GoldCache
+from eval.records import Prediction, Question, QueryResult, ResultRow
+from eval.sqltext import SqlTextError, UnsafeSqlError, expand_gold, order_keys, parse_single_query, runnable_query
+
+# Words with which a question asks for an ordered answer (with a gold ORDER BY, order counts).
+_ORDER_WORDS = re.compile(
+    r"\b(order(ed|ing)?|sort(ed|ing)?|rank(ed|ing)?|top|highest|lowest|first|last|"
+    r"ascending|descending|alphabetical(ly)?|chronological(ly)?)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_order(question: Question) -> bool:
+    """Whether the question itself asks for an ordering (by category or wording)."""
+    return question.category == "order_by" or bool(_ORDER_WORDS.search(question.question))
+
+
+@dataclass(frozen=True)
+class GoldPlan:
+    """What to run for a question's gold, and how to judge order for each expansion."""
+
+    expansions: tuple[str, ...] = ()
+    order_keys: tuple[tuple[int, ...] | None, ...] = ()
+    error: str = ""
+
+
+def plan_gold(question: Question) -> GoldPlan:
+    try:
+        expansions = expand_gold(question.query)
+    except SqlTextError as exc:
+        return GoldPlan(error=f"gold query cannot be expanded: {exc}")
+    if not expansions:
+        return GoldPlan(error="gold query is empty")
+    ordered = asks_for_order(question)
+    runnable, keys = [], []
+    for sql in expansions:
+        try:
+            tree = parse_single_query(sql)
+            runnable.append(runnable_query(sql))
+        except (UnsafeSqlError, SqlTextError) as exc:
+            return GoldPlan(error=f"gold expansion is not a single query: {exc}")
+        keys.append(order_keys(tree) if (ordered and tree is not None) else None)
+    return GoldPlan(tuple(runnable), tuple(keys))
+
+
+@dataclass
+class EvalStats:
+    """Counters a run reports (and the benchmark reads)."""
+
+    executed: int = 0
+    gold_cache_hits: int = 0
+    distinct_queries: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Evaluator:
+    """Runs the evaluation stage for one backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        parallel: int,
+        compare_options: CompareOptions,
+        gold_cache: GoldCache | None = None,
+    ) -> None:
+        self.backend = backend
+        self.parallel = max(1, parallel)
+        self.compare_options = compare_options
+        self.gold_cache = gold_cache
+        self.stats = EvalStats()
+        self._results: dict[tuple[str, str], Future[QueryResult]] = {}
+        self._results_lock = threading.Lock()
+
+    def evaluate(
+        self,
+        items: Sequence[tuple[Question, Prediction]],
+        on_row: Callable[[ResultRow], None] | None = None,
+    ) -> list[ResultRow]:
+        """Result rows for ``items``, in the same order."""
+        plans = {q.index: plan_gold(q) for q, _ in items}
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix="sqlharness-exec") as pool:
+            self._pool = pool
+            for question, _ in items:  # queue every gold expansion first: they are shared
+                for sql in plans[question.index].expansions:
+                    self._submit(question.db_name, sql, gold=True)
+            futures = [
+                pool.submit(self._evaluate_one, question, prediction, plans[question.index])
+                for question, prediction in items
+            ]
+            rows = []
+            for future in futures:
+                row = future.result()
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+        if self.gold_cache is not None:
+            self.gold_cache.save()
+        return rows
+
+    # ---------------------------------------------------------------- execution
+
+    def _submit(self, db_name: str, sql: str, *, gold: bool) -> Future[QueryResult]:
+        key = (db_name, sql)
+        with self._results_lock:
+            future = self._results.get(key)
+            if future is None:
+                future = self._pool.submit(self._run, db_name, sql, gold)
+                self._results[key] = future
+                self.stats.distinct_queries += 1
+            return future
+
+    def _run(self, db_name: str, sql: str, gold: bool) -> QueryResult:
+        content_hash = self.backend.content_hash(db_name)
+        cache = self.gold_cache if gold else None
+        if cache is not None:
+            cached = cache.get(db_name, content_hash, sql)
+            if cached is not None:
+                with self.stats.lock:
+                    self.stats.gold_cache_hits += 1
+                return cached
+        result = self.backend.execute(db_name, sql)
+        with self.stats.lock:
+            self.stats.executed += 1
+        if cache is not None:
+            cache.put(db_name, content_hash, sql, result)
+        return result
+
+    def _result(self, db_name: str, sql: str, *, gold: bool) -> QueryResult:
+        # Called from a worker: waiting on a future that is queued behind us could
+        # deadlock a full pool, so run it here if nobody has started it yet.
+        future = self._submit(db_name, sql, gold=gold)
+        if not future.running() and not future.done() and future.cancel():
+            result = self._run(db_name, sql, gold)
+            replacement: Future[QueryResult] = Future()
+            replacement.set_result(result)
+            with self._results_lock:
+                self._results[(db_name, sql)] = replacement
+            return result
+        return future.result()
+
+    # ---------------------------------------------------------------- judging
+
+    def _evaluate_one(self, question: Question, prediction: Prediction, plan: GoldPlan) -> ResultRow:
+        gold_error = plan.error
+        golds: list[GoldCase] = []
+        for sql, keys in zip(plan.expansions, plan.order_keys):
+            result = self._result(question.db_name, sql, gold=True)
+            if not result.ok:
+                gold_error = f"gold query failed: {result.error}"
+                break
+            golds.append(GoldCase(result, keys))
+        base = dict(
+            question=question,
+            generated_query=prediction.sql,
+            latency_seconds=prediction.latency_s,
+            extra={
+                "prompt_tokens": prediction.prompt_tokens,
+                "completion_tokens": prediction.completion_tokens,
+            },
+        )
+        empty_gold = bool(golds) and all(not g.result.rows for g in golds)
+        if prediction.error is not None:
+            return _row(base, error_msg=f"generation failed: {prediction.error}", gold_error=gold_error)
+        try:
+            sql = runnable_query(prediction.sql)
+        except (UnsafeSqlError, SqlTextError) as exc:
+            return _row(base, error_db_exec=True, error_msg=f"not run: {exc}", gold_error=gold_error)
+        pred = self._result(question.db_name, sql, gold=False)
+        if not pred.ok:
+            return _row(
+                base, error_db_exec=True, timeout=pred.timeout, error_msg=pred.error or "", gold_error=gold_error
+            )
+        if gold_error:
+            return _row(base, gold_error=gold_error)
+        verdict = judge(golds, pred, self.compare_options)
+        return _row(
+            base,
+            correct=verdict.correct,
+            exact_match=verdict.exact_match,
+            mismatch="" if verdict.correct else verdict.reason,
+            empty_gold=empty_gold,
+        )
+
+
+def _row(base: dict, **fields) -> ResultRow:
+    values = {
+        "correct": False,
+        "exact_match": False,
+        "error_db_exec": False,
+        "timeout": False,
+        "error_msg": "",
+        "gold_error": "",
+        "empty_gold": False,
+        "mismatch": "",
+    }
+    values.update(fields)
+    return ResultRow(**base, **values)

@@ -1,0 +1,139 @@
+"""Writing run outputs: the per-question CSV, the summary JSON, the printed table.
+
+Every file is written to a temporary file beside its target and renamed into place, so a
+crash never leaves a half-written results file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.records import ResultRow
+from eval.scoring import Summary
+
+OUTPUT_COLUMNS = (
+    "generated_query",
+    "correct",
+    "exact_match",
+    "error_db_exec",
+    "timeout",
+    "error_msg",
+    "latency_seconds",
+    "gold_error",
+    "empty_gold",
+    "mismatch",
+    "prompt_tokens",
+    "completion_tokens",
+)
+SUMMARY_FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress_oserror():
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class _suppress_oserror:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, tb) -> bool:
+        return kind is not None and issubclass(kind, OSError)
+
+
+def result_record(row: ResultRow) -> dict[str, Any]:
+    """The output columns of one row (input columns excluded)."""
+    return {
+        "generated_query": row.generated_query,
+        "correct": int(row.correct),
+        "exact_match": int(row.exact_match),
+        "error_db_exec": int(row.error_db_exec),
+        "timeout": int(row.timeout),
+        "error_msg": row.error_msg,
+        "latency_seconds": round(row.latency_seconds, 4),
+        "gold_error": row.gold_error,
+        "empty_gold": int(row.empty_gold),
+        "mismatch": row.mismatch,
+        "prompt_tokens": _blank_none(row.extra.get("prompt_tokens")),
+        "completion_tokens": _blank_none(row.extra.get("completion_tokens")),
+    }
+
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def write_results_csv(path: Path, rows: Sequence[ResultRow]) -> None:
+    """Every input column (in file order), then the output columns."""
+    input_columns: list[str] = []
+    for row in rows:
+        for column in row.question.fields:
+            if column not in input_columns and column not in OUTPUT_COLUMNS:
+                input_columns.append(column)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*input_columns, *OUTPUT_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        inputs = {c: row.question.fields.get(c, "") for c in input_columns}
+        writer.writerow({**inputs, **result_record(row)})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def summary_dict(summary: Summary, meta: Mapping[str, Any]) -> dict[str, Any]:
+    overall = summary.overall
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        **meta,
+        "n": overall.n,
+        "correct": overall.correct,
+        "accuracy": overall.accuracy,
+        "exact_match": overall.exact_match,
+        "error_rate": overall.error_rate,
+        "timeout_rate": overall.timeout_rate,
+        "gold_errors": summary.gold_errors,
+        "empty_gold": summary.empty_gold,
+        "by_category": {c: s.as_dict() for c, s in summary.by_category.items()},
+        "latency_mean_s": summary.latency_mean_s,
+        "prompt_tokens": summary.prompt_tokens,
+        "completion_tokens": summary.completion_tokens,
+    }
+
+
+def write_summary_json(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def format_table(summary: Summary) -> str:
+    """The per-category table printed at the end of a run."""
+    lines = [f"{'category':<12} {'n':>5} {'correct':>8} {'accuracy':>9}"]
+    for category, s in summary.by_category.items():
+        lines.append(f"{category or '(none)':<12} {s.n:>5} {s.correct:>8} {s.accuracy:>9.1%}")
+    o = summary.overall
+    lines.append(f"{'overall':<12} {o.n:>5} {o.correct:>8} {o.accuracy:>9.1%}")
+    notes = []
+    if summary.gold_errors:
+        notes.append(f"{summary.gold_errors} question(s) skipped: their gold query failed (see gold_error)")
+    if summary.empty_gold:
+        notes.append(f"{summary.empty_gold} question(s) have an empty gold result (weak evidence)")
+    return "\n".join(lines + [f"note: {n}" for n in notes])

@@ -1,0 +1,304 @@
+"""Reading SQL text with sqlglot: statement splitting, gold expansion, statement checks, ORDER BY.
+
+Nothing here uses regular expressions on SQL: the tokenizer knows string literals, quoted
+identifiers, dollar quotes and comments, so a ``;`` or ``{`` inside any of them is text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+# sqlglot warns when it falls back to an opaque Command (SET, DO, EXPLAIN ...); we classify
+# those ourselves, so the warning is noise on the user's terminal.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+DIALECT = "postgres"
+
+
+class SqlTextError(ValueError):
+    """The SQL text cannot be read (unbalanced braces, untokenizable input)."""
+
+
+def tokenize(sql: str, dialect: str = DIALECT) -> list[Token]:
+    try:
+        return sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    except TokenError as exc:
+        raise SqlTextError(f"cannot tokenize SQL: {exc}") from exc
+
+
+def split_statements(sql: str, dialect: str = DIALECT) -> list[str]:
+    """Split on top-level ``;`` tokens; empty pieces (comments only, blanks) are dropped."""
+    pieces: list[str] = []
+    start = 0
+    for token in tokenize(sql, dialect):
+        if token.token_type == TokenType.SEMICOLON:
+            pieces.append(sql[start : token.start])
+            start = token.end + 1
+    pieces.append(sql[start:])
+    return [piece.strip() for piece in pieces if _has_tokens(piece, dialect)]
+
+
+def _has_tokens(sql: str, dialect: str) -> bool:
+    return bool(sql.strip()) and bool(tokenize(sql, dialect))
+
+
+# --------------------------------------------------------------------------- gold expansion
+
+
+@dataclass(frozen=True)
+class _Group:
+    start: int
+    end: int  # index of the closing brace
+    items: tuple[str, ...]  # empty for a bare ``{}``
+
+
+def expand_gold(query: str) -> list[str]:
+    """All concrete SQL queries a gold ``query`` field accepts, in a stable order.
+
+    - Whole alternatives are separated by top-level ``;``.
+    - ``{a, b}`` means any non-empty subset of the listed items, in the listed order.
+    - A bare ``{}`` repeats the subset chosen by a non-empty group: with as many bare
+      groups as non-empty ones they pair up in order (the first ``{}`` repeats the first
+      group's choice); a single ``{}`` with several groups takes all their choices.
+
+    >>> expand_gold("SELECT {id, name}, COUNT(*) FROM t GROUP BY {}")[-1]
+    'SELECT id, name, COUNT(*) FROM t GROUP BY id, name'
+    """
+    expansions: list[str] = []
+    for alternative in split_statements(query):
+        for sql in _expand_groups(alternative):
+            if sql not in expansions:
+                expansions.append(sql)
+    return expansions
+
+
+def _expand_groups(sql: str) -> list[str]:
+    groups = _find_groups(sql)
+    if not groups:
+        return [sql]
+    filled = [g for g in groups if g.items]
+    bare = [g for g in groups if not g.items]
+    if not filled:
+        raise SqlTextError("a '{}' group needs a non-empty '{a, b}' group to repeat")
+    if bare and len(bare) not in (1, len(filled)):
+        raise SqlTextError(
+            f"{len(bare)} bare '{{}}' groups for {len(filled)} column groups: "
+            "use one, or one per group"
+        )
+    choices_per_group = [_non_empty_subsets(g.items) for g in filled]
+    results = []
+    for choice in itertools.product(*choices_per_group):
+        texts = {id(g): ", ".join(c) for g, c in zip(filled, choice)}
+        for i, g in enumerate(bare):
+            chosen = choice[i : i + 1] if len(bare) == len(filled) else choice
+            texts[id(g)] = ", ".join(item for c in chosen for item in c)
+        results.append(_substitute(sql, groups, texts))
+    return results
+
+
+def _find_groups(sql: str) -> list[_Group]:
+    groups: list[_Group] = []
+    open_at: int | None = None
+    depth = 0
+    item_start = 0
+    items: list[str] = []
+    for token in tokenize(sql):
+        kind = token.token_type
+        if kind == TokenType.L_BRACE:
+            if open_at is not None:
+                raise SqlTextError("nested '{' in a gold query")
+            open_at, depth, item_start, items = token.start, 0, token.end + 1, []
+        elif open_at is None:
+            if kind == TokenType.R_BRACE:
+                raise SqlTextError("'}' without '{' in a gold query")
+        elif kind in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif kind in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+        elif kind == TokenType.COMMA and depth == 0:
+            items.append(sql[item_start : token.start].strip())
+            item_start = token.end + 1
+        elif kind == TokenType.R_BRACE:
+            items.append(sql[item_start : token.start].strip())
+            cleaned = tuple(item for item in items if item)
+            groups.append(_Group(open_at, token.end, cleaned))
+            open_at = None
+    if open_at is not None:
+        raise SqlTextError("'{' without '}' in a gold query")
+    return groups
+
+
+def _non_empty_subsets(items: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Largest subsets first, so the first expansion is the fullest answer."""
+    return [
+        combo
+        for size in range(len(items), 0, -1)
+        for combo in itertools.combinations(items, size)
+    ]
+
+
+def _substitute(sql: str, groups: list[_Group], texts: dict[int, str]) -> str:
+    out, pos = [], 0
+    for g in groups:
+        out.append(sql[pos : g.start])
+        out.append(texts[id(g)])
+        pos = g.end + 1
+    out.append(sql[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- statement checks
+
+
+class UnsafeSqlError(ValueError):
+    """The text is not exactly one read-only query; the message says why."""
+
+
+_WRITE_NODES = (
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Copy,
+    exp.Command,
+    exp.TruncateTable,
+    exp.Grant,
+)
+
+
+_QUERY_STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.TABLE, TokenType.L_PAREN}
+_WRITE_TOKENS = {
+    TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE, TokenType.MERGE, TokenType.INTO,
+    TokenType.CREATE, TokenType.DROP, TokenType.ALTER, TokenType.TRUNCATE, TokenType.GRANT,
+    TokenType.COPY, TokenType.LOCK, TokenType.SET, TokenType.EXECUTE, TokenType.COMMAND,
+}
+
+
+def runnable_query(sql: str, dialect: str = DIALECT) -> str:
+    """The text to execute for ``sql`` if it is one read-only query, else UnsafeSqlError.
+
+    The trailing ``;`` is dropped (the executor wraps the query in a cursor).
+    """
+    parse_single_query(sql, dialect)
+    return split_statements(sql, dialect)[0]
+
+
+def parse_single_query(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
+    """Parse ``sql`` and return it if it is exactly one read-only query.
+
+    Rejects empty text, several statements (a ``;`` inside a literal is not a second one),
+    anything but SELECT / VALUES / set operations, data-modifying CTEs, SELECT INTO and
+    row-locking clauses. The database's read-only transaction is the second line of
+    defence; this one gives a clear message before anything runs.
+
+    Where sqlglot cannot parse text that PostgreSQL may well accept, a stricter check of
+    the tokens decides instead (one statement, starting like a query, no write keyword),
+    and None is returned: a model must not lose a point to a parser gap.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except TokenError as exc:
+        raise UnsafeSqlError(f"cannot read SQL: {_first_line(str(exc))}") from exc
+    except ParseError as exc:
+        _check_tokens(sql, dialect, exc)
+        return None
+    if not statements:
+        raise UnsafeSqlError("empty query")
+    if len(statements) > 1:
+        raise UnsafeSqlError(f"{len(statements)} statements; exactly one query is allowed")
+    tree = statements[0]
+    if not isinstance(tree, (exp.Query, exp.Values)):
+        raise UnsafeSqlError(f"not a query: {_statement_kind(tree)} statements are not run")
+    for node in tree.walk():
+        if isinstance(node, _WRITE_NODES):
+            raise UnsafeSqlError(f"not a read-only query: contains {_statement_kind(node)}")
+        if isinstance(node, exp.Into):
+            raise UnsafeSqlError("not a read-only query: SELECT INTO creates a table")
+        if isinstance(node, exp.Lock):
+            raise UnsafeSqlError("not a read-only query: row-locking clause (FOR UPDATE/SHARE)")
+    return tree
+
+
+def _check_tokens(sql: str, dialect: str, parse_error: ParseError) -> None:
+    pieces = split_statements(sql, dialect)
+    if len(pieces) != 1:
+        raise UnsafeSqlError(
+            f"{len(pieces)} statements; exactly one query is allowed" if pieces else "empty query"
+        )
+    tokens = tokenize(pieces[0], dialect)
+    if tokens[0].token_type not in _QUERY_STARTS or any(
+        t.token_type in _WRITE_TOKENS for t in tokens
+    ):
+        raise UnsafeSqlError(f"cannot parse SQL: {_first_line(str(parse_error))}")
+
+
+def _statement_kind(node: exp.Expression) -> str:
+    if isinstance(node, exp.Command):
+        return str(node.this).upper()
+    return node.key.upper()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+# --------------------------------------------------------------------------- ORDER BY
+
+
+def order_keys(tree: exp.Expression) -> tuple[int, ...] | None:
+    """Output columns that the top-level ORDER BY sorts on, or None without an ORDER BY.
+
+    Returns the 0-based indexes of the select-list items that the ORDER BY keys refer to
+    (by position, alias, or the same expression). Keys not in the output are left out:
+    the comparator can only see visible keys, so ties are judged on those. An ORDER BY
+    inside a subquery or window does not count; only the outermost one orders the result.
+    """
+    order = tree.args.get("order")
+    if not isinstance(order, exp.Order) or not order.expressions:
+        return None
+    projections = _projections(tree)
+    keys: list[int] = []
+    for ordered in order.expressions:
+        key = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+        index = _projection_index(key, projections)
+        if index is not None and index not in keys:
+            keys.append(index)
+    return tuple(keys)
+
+
+def _projections(tree: exp.Expression) -> list[exp.Expression]:
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    if isinstance(tree, exp.Subquery):
+        tree = tree.this
+    return list(tree.expressions) if isinstance(tree, exp.Select) else []
+
+
+def _projection_index(key: exp.Expression, projections: list[exp.Expression]) -> int | None:
+    if isinstance(key, exp.Literal) and key.is_int:
+        position = int(key.this) - 1
+        return position if 0 <= position < len(projections) else None
+    key_sql = key.sql(dialect=DIALECT).lower()
+    key_name = key.name.lower() if isinstance(key, exp.Column) else None
+    for i, projection in enumerate(projections):
+        if key_name is not None and not key.table and projection.alias_or_name.lower() == key_name:
+            return i
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if inner.sql(dialect=DIALECT).lower() == key_sql:
+            return i
+    for i, projection in enumerate(projections):
+        # ``ORDER BY t.name`` for ``SELECT name``: the same column, qualified differently.
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if key_name is not None and isinstance(inner, exp.Column) and inner.name.lower() == key_name:
+            return i
+    return None
