@@ -90,7 +90,7 @@ def judge(golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions)
     ``exact_match`` holds if some matching expansion has as many columns as the prediction.
     When none matches, the reason is the first expansion's (the fullest answer).
     """
-    first_wrong: Verdict | None = None
+    wrong: list[tuple[int, Verdict]] = []
     best: Verdict | None = None
     for gold in golds:
         verdict = compare(gold.result, pred, order_keys=gold.order_keys, options=options)
@@ -98,9 +98,14 @@ def judge(golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions)
             if verdict.exact_match:
                 return verdict
             best = best or verdict
-        elif first_wrong is None:
-            first_wrong = verdict
-    return best or first_wrong or Verdict(correct=False, reason="no gold result to compare with")
+        else:
+            # Explain with the expansion closest to the prediction's width.
+            wrong.append((abs(len(pred.columns) - len(gold.result.columns)), verdict))
+    if best is not None:
+        return best
+    if wrong:
+        return min(wrong, key=lambda pair: pair[0])[1]
+    return Verdict(correct=False, reason="no gold result to compare with")
 
 
 def compare(
@@ -374,6 +379,8 @@ def _count_reason(n_gold: int, n_pred: int) -> str:
 
 def _column_reason(g: _Table, p: _Table, gi: int, name: str, options: CompareOptions) -> str:
     semantics = "bag" if options.multiset else "set"
+    if p.n_rows == 0:
+        return f"prediction returned no rows, gold has {g.n_rows}"
     if options.multiset or g.n_rows == p.n_rows:
         return f"no prediction column holds gold column {name!r}'s values ({semantics} of values differs)"
     return (

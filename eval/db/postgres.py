@@ -73,6 +73,9 @@ class EmbeddedServer:
         self._pgserver = pgserver
         self.pgdata = cache_dir / "pgdata"
         cache_dir.mkdir(parents=True, exist_ok=True)
+        # A server this process already holds (a test session, an earlier run in the same
+        # process) is left running on close; one we start, we stop.
+        self._owned = self.pgdata.resolve() not in pgserver.PostgresServer._instances
         self._server = self._start()
         self.can_manage_roles = True
         self.reader_password: str | None = None
@@ -98,8 +101,9 @@ class EmbeddedServer:
         return True
 
     def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.cleanup()
+        if self._owned:
+            with contextlib.suppress(Exception):
+                self._server.cleanup()
 
 
 class ExternalServer:

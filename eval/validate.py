@@ -1,0 +1,156 @@
+"""``python main.py validate``: check that a benchmark can score models fairly.
+
+For every question: the category is known; every gold expansion parses as one query,
+runs, returns rows, and returns the same result when run again; an ORDER BY ... LIMIT
+has no tie at the cut (else which rows make the answer is arbitrary). Prints counts per
+database, category and difficulty. Exit 0 when clean, 1 when a problem was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from eval.cli import DEFAULT_QUESTIONS, add_database_options, default_cache_dir, exec_limits
+from eval.comparator import CompareOptions, compare
+from eval.db.base import Backend
+from eval.evaluate import plan_gold
+from eval.questions import load_questions
+from eval.records import CATEGORIES, Question
+from eval.schemas import discover
+from eval.sqltext import DIALECT, parse_single_query
+
+
+@dataclass(frozen=True)
+class Problem:
+    question: Question
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.question.row_label}: {self.message}  [{self.question.question[:70]}]"
+
+
+def validate_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="main.py validate", description=__doc__.splitlines()[0])
+    parser.add_argument("-q", "--questions", type=Path, default=DEFAULT_QUESTIONS)
+    add_database_options(parser)
+    args = parser.parse_args(argv)
+
+    from eval.pipeline import RunConfig, open_backend
+
+    questions = load_questions(args.questions)
+    sources = discover(args.schemas, [q.db_name for q in questions])
+    config = RunConfig(
+        questions=args.questions,
+        schemas=args.schemas,
+        output=Path("-"),
+        limits=exec_limits(args),
+        pg_url=args.pg_url,
+        cache_dir=args.cache_dir or default_cache_dir(),
+        allow_writable_role=args.allow_writable_role,
+    )
+    with open_backend(config) as backend:
+        backend.prepare(sources)
+        problems = [p for q in questions for p in check_question(backend, q)]
+    print(count_table(questions))
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    print(f"{len(questions)} questions, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def check_question(backend: Backend, question: Question) -> list[Problem]:
+    problems = []
+    if question.category not in CATEGORIES:
+        problems.append(Problem(question, f"unknown query_category {question.category!r}"))
+    plan = plan_gold(question)
+    if plan.error:
+        return [*problems, Problem(question, plan.error)]
+    for sql, keys in zip(plan.expansions, plan.order_keys):
+        first = backend.execute(question.db_name, sql)
+        if not first.ok:
+            problems.append(Problem(question, f"gold fails: {first.error}  ({sql})"))
+            continue
+        if not first.rows:
+            problems.append(Problem(question, f"gold returns no rows  ({sql})"))
+        second = backend.execute(question.db_name, sql)
+        same = compare(first, second, order_keys=keys, options=CompareOptions(multiset=True))
+        if not same.correct:
+            problems.append(Problem(question, f"gold is not deterministic: {same.reason}  ({sql})"))
+        tie = tie_at_limit(backend, question.db_name, sql)
+        if tie:
+            problems.append(Problem(question, f"ambiguous: {tie}  ({sql})"))
+    return problems
+
+
+def tie_at_limit(backend: Backend, db_name: str, sql: str) -> str:
+    """Describe a tie across an ORDER BY ... LIMIT n cut, or '' when there is none."""
+    tree = parse_single_query(sql)
+    if tree is None:
+        return ""
+    limit = tree.args.get("limit")
+    order = tree.args.get("order")
+    if not isinstance(limit, exp.Limit) or not isinstance(order, exp.Order):
+        return ""
+    try:
+        n = int(limit.expression.name)
+    except (AttributeError, ValueError):
+        return ""
+    probe, width = _with_sort_keys(tree, order)
+    probe.set("limit", exp.Limit(expression=exp.Literal.number(n + 1)))
+    result = backend.execute(db_name, probe.sql(dialect=DIALECT))
+    if not result.ok or len(result.rows) <= n:
+        return ""
+    before, after = result.rows[n - 1][width:], result.rows[n][width:]
+    if before == after:
+        return f"rows {n} and {n + 1} tie on the ORDER BY keys at LIMIT {n}"
+    return ""
+
+
+def _with_sort_keys(tree: exp.Expression, order: exp.Order) -> tuple[exp.Expression, int]:
+    """A copy of the query that also outputs each ORDER BY key as a trailing column."""
+    probe = tree.copy()
+    if not isinstance(probe, exp.Select):
+        return probe, 0
+    width = len(probe.expressions)
+    aliases = {e.alias_or_name.lower(): e for e in probe.expressions}
+    for i, ordered in enumerate(order.expressions):
+        key = ordered.this
+        if isinstance(key, exp.Literal) and key.is_int:
+            key = probe.expressions[int(key.this) - 1]
+            key = key.this if isinstance(key, exp.Alias) else key
+        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
+            target = aliases[key.name.lower()]
+            key = target.this if isinstance(target, exp.Alias) else target
+        probe = probe.select(exp.alias_(key.copy(), f"__sort_key_{i}"), copy=False)
+    return probe, width
+
+
+def count_table(questions: Sequence[Question]) -> str:
+    """Counts per database x category, and category x difficulty."""
+    categories = sorted({q.category for q in questions})
+    lines = [_table("db_name", [q.db_name for q in questions], [q.category for q in questions], categories)]
+    difficulties = [q.fields.get("difficulty", "") for q in questions]
+    if any(difficulties):
+        levels = [d for d in ("easy", "medium", "hard", "extra-hard") if d in difficulties]
+        levels += sorted(set(difficulties) - set(levels))
+        lines.append(_table("category", [q.category for q in questions], difficulties, levels))
+    return "\n\n".join(lines)
+
+
+def _table(row_name: str, row_keys: list[str], col_keys: list[str], columns: list[str]) -> str:
+    counts = Counter(zip(row_keys, col_keys))
+    rows = sorted(set(row_keys))
+    width = max([len(row_name), *map(len, rows)]) + 2
+    head = f"{row_name:<{width}}" + "".join(f"{c:>11}" for c in columns) + f"{'total':>8}"
+    body = [
+        f"{r:<{width}}" + "".join(f"{counts[(r, c)]:>11}" for c in columns) + f"{sum(counts[(r, c)] for c in columns):>8}"
+        for r in rows
+    ]
+    total = f"{'total':<{width}}" + "".join(f"{sum(counts[(r, c)] for r in rows):>11}" for c in columns) + f"{len(row_keys):>8}"
+    return "\n".join([head, *body, total])

@@ -1,0 +1,55 @@
+"""``main.py validate`` on the sample benchmark, on broken benchmarks, and on the bundled one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLE, run_cli
+
+
+def validate(cache_dir: Path, questions: Path, schemas: Path = SAMPLE / "schemas"):
+    return run_cli("validate", "-q", questions, "--schemas", schemas, "--cache-dir", cache_dir)
+
+
+def test_sample_benchmark_is_valid(cache_dir):
+    proc = validate(cache_dir, SAMPLE / "questions.csv")
+    assert proc.returncode == 0, proc.stdout
+    assert "12 questions, 0 problem(s)" in proc.stdout
+    assert "shop               1          1          2          1          1          2       8" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "query,category,expected",
+    [
+        ("SELECT title FROM products ORDER BY price DESC LIMIT 2", "order_by", "tie on the ORDER BY keys at LIMIT 2"),
+        ("SELECT title FROM products WHERE price > 1000", "where", "gold returns no rows"),
+        ("SELECT nope FROM products", "where", "gold fails: column \"nope\" does not exist"),
+        ("SELECT title FROM products", "misc", "unknown query_category 'misc'"),
+        ("SELECT {title FROM products", "where", "cannot be expanded"),
+        ("SELECT random() AS r FROM products", "where", "not deterministic"),
+        ("DELETE FROM products", "where", "not a single query"),
+    ],
+    ids=["tie-at-limit", "empty", "fails", "category", "braces", "random", "not-a-query"],
+)
+def test_problems_are_reported(cache_dir, tmp_path, query, category, expected):
+    questions = tmp_path / "q.csv"
+    questions.write_text(f'question,query,db_name,query_category\nQ?,"{query}",shop,{category}\n')
+    proc = validate(cache_dir, questions)
+    assert proc.returncode == 1
+    assert expected in proc.stdout
+
+
+def test_tie_broken_by_second_key_is_fine(cache_dir, tmp_path):
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        'question,query,db_name,query_category\nQ?,"SELECT title, price FROM products ORDER BY 2 DESC, title LIMIT 2",shop,order_by\n'
+    )
+    assert validate(cache_dir, questions).returncode == 0
+
+
+@pytest.mark.skipif(not (ROOT / "data" / "questions_gen.csv").exists(), reason="bundled benchmark not present")
+def test_bundled_benchmark_is_valid(cache_dir):
+    proc = validate(cache_dir, ROOT / "data" / "questions_gen.csv", ROOT / "data" / "schemas")
+    assert proc.returncode == 0, proc.stdout[-3000:]
