@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from eval.comparator import CompareOptions, GoldCase, judge
@@ -93,7 +93,7 @@ class Evaluator:
     def evaluate(
         self,
         items: Sequence[tuple[Question, Prediction]],
-        on_row: Callable[[ResultRow], None] | None = None,
+        on_row: Callable[[int, ResultRow], None] | None = None,
     ) -> list[ResultRow]:
         """Result rows for ``items``, in the same order."""
         plans = {q.index: plan_gold(q) for q, _ in items}
@@ -106,12 +106,12 @@ class Evaluator:
                 pool.submit(self._evaluate_one, question, prediction, plans[question.index])
                 for question, prediction in items
             ]
-            rows = []
-            for future in futures:
-                row = future.result()
-                rows.append(row)
+            # Report rows as they complete (journal, progress), return them in item order.
+            position_of = {future: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
                 if on_row is not None:
-                    on_row(row)
+                    on_row(position_of[future], future.result())
+            rows = [future.result() for future in futures]
         if self.gold_cache is not None:
             self.gold_cache.save()
         return rows

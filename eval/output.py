@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.records import ResultRow
+from eval.records import Question, ResultRow
 from eval.scoring import Summary
 
 OUTPUT_COLUMNS = (
@@ -137,3 +137,26 @@ def format_table(summary: Summary) -> str:
     if summary.empty_gold:
         notes.append(f"{summary.empty_gold} question(s) have an empty gold result (weak evidence)")
     return "\n".join(lines + [f"note: {n}" for n in notes])
+
+
+def row_from_record(question: Question, record: Mapping[str, Any]) -> ResultRow:
+    """The inverse of :func:`result_record` (used when resuming from a journal)."""
+
+    def tokens(key: str) -> int | None:
+        value = record.get(key)
+        return value if isinstance(value, int) else None
+
+    return ResultRow(
+        question=question,
+        generated_query=record["generated_query"],
+        correct=bool(record["correct"]),
+        exact_match=bool(record["exact_match"]),
+        error_db_exec=bool(record["error_db_exec"]),
+        timeout=bool(record["timeout"]),
+        error_msg=record["error_msg"],
+        latency_seconds=float(record["latency_seconds"]),
+        gold_error=record["gold_error"],
+        empty_gold=bool(record["empty_gold"]),
+        mismatch=record["mismatch"],
+        extra={"prompt_tokens": tokens("prompt_tokens"), "completion_tokens": tokens("completion_tokens")},
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,9 +20,10 @@ from eval.errors import BadInput
 from eval.evaluate import Evaluator, plan_gold
 from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
-from eval.output import format_table, summary_dict, write_results_csv, write_summary_json
+from eval.journal import Journal, fingerprint
+from eval.output import format_table, result_record, row_from_record, summary_dict, write_results_csv, write_summary_json
 from eval.questions import load_questions
-from eval.records import Question, ResultRow
+from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
 from eval.scoring import summarize
 from runners import RunnerConfig, load_runner
@@ -96,7 +98,17 @@ def run(config: RunConfig) -> int:
         evaluator = Evaluator(
             backend, parallel=config.parallel, compare_options=config.compare, gold_cache=cache
         )
-        rows = _evaluate_with_progress(evaluator, list(zip(questions, predictions)), config.progress)
+        journal = Journal(
+            config.output.with_name(config.output.name + ".evaluated.jsonl"),
+            fingerprint({
+                "questions": [q.fields for q in questions],
+                "schemas": combined_hash(sources.values()),
+                "compare": asdict(config.compare),
+                "limits": asdict(config.limits),
+                "version": __version__,
+            }),
+        )
+        rows, resumed = _evaluate_resumably(evaluator, journal, list(zip(questions, predictions)), config.progress)
         evaluation_s = time.perf_counter() - t0
 
     summary = summarize(rows)
@@ -118,6 +130,7 @@ def run(config: RunConfig) -> int:
             "total_s": round(time.perf_counter() - started, 4),
         },
         "execution": {
+            "resumed_rows": resumed,
             "distinct_queries": evaluator.stats.distinct_queries,
             "executed": evaluator.stats.executed,
             "gold_cache_hits": evaluator.stats.gold_cache_hits,
@@ -125,6 +138,7 @@ def run(config: RunConfig) -> int:
     }
     write_results_csv(config.output, rows)
     write_summary_json(config.output.with_suffix(".json"), summary_dict(summary, meta))
+    journal.discard()
     print(format_table(summary))
     print(f"results: {config.output}  summary: {config.output.with_suffix('.json')}")
     if summary.gold_errors:
@@ -136,16 +150,40 @@ def run(config: RunConfig) -> int:
     return 0
 
 
-def _evaluate_with_progress(evaluator: Evaluator, items, progress: bool) -> list[ResultRow]:
-    correct = 0
-    done = 0
-    with tqdm(total=len(items), desc="evaluating", unit="q", disable=not progress or None) as bar:
+def _item_key(question: Question, prediction: Prediction) -> str:
+    digest = hashlib.sha256(f"{prediction.sql}\0{prediction.error}".encode()).hexdigest()[:16]
+    return f"{question.index}:{digest}"
 
-        def on_row(row: ResultRow) -> None:
-            nonlocal correct, done
-            done += 1
+
+def _evaluate_resumably(
+    evaluator: Evaluator,
+    journal: Journal,
+    items: list[tuple[Question, Prediction]],
+    progress: bool,
+) -> tuple[list[ResultRow], int]:
+    """Evaluate what the journal does not already hold; journal each row as it completes.
+
+    Returns the rows in item order and how many came from the journal.
+    """
+    done = journal.load()
+    keys = [_item_key(q, p) for q, p in items]
+    todo = [item for item, key in zip(items, keys) if key not in done]
+    todo_keys = [key for key in keys if key not in done]
+    correct = sum(bool(done[k]["correct"]) for k in keys if k in done)
+    finished = len(items) - len(todo)
+    with tqdm(total=len(items), initial=finished, desc="evaluating", unit="q", disable=not progress or None) as bar:
+
+        def on_row(position: int, row: ResultRow) -> None:
+            nonlocal correct, finished
+            journal.append(todo_keys[position], result_record(row))
+            finished += 1
             correct += row.correct
             bar.update(1)
-            bar.set_postfix(accuracy=f"{correct / done:.1%}")
+            bar.set_postfix(accuracy=f"{correct / finished:.1%}")
 
-        return evaluator.evaluate(items, on_row=on_row)
+        try:
+            fresh = iter(evaluator.evaluate(todo, on_row=on_row))
+        finally:
+            journal.close()
+    rows = [row_from_record(q, done[k]) if k in done else next(fresh) for (q, _), k in zip(items, keys)]
+    return rows, len(items) - len(todo)

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
@@ -93,12 +94,49 @@ class EmbeddedServer:
         return self._server.get_pid()
 
     def restart_if_down(self) -> bool:
-        """Start the server again if its postmaster died; True when it did."""
-        if self._server.get_postmaster_info().is_running():
+        """Make sure the server answers, starting it again if its postmaster died.
+
+        Returns True when it was restarted. Just after a crash the dying postmaster may
+        still look alive, and its backends may hold shared memory for a moment: poll
+        until a connection succeeds, for up to 20 seconds.
+        """
+        restarted = False
+        deadline = time.monotonic() + 20
+        while not self._answers():
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable("the embedded PostgreSQL stopped answering and could not be restarted")
+            if self._postmaster_alive():
+                time.sleep(0.2)
+                continue
+            # A dead postmaster's pid file stops a new one from starting (a zombie's pid
+            # still "exists"), and pgserver would take it for a running server.
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            try:
+                with type(self._server)._lock:
+                    self._server.ensure_postgres_running()
+                restarted = True
+            except Exception:  # pg_ctl fails in several ways while old backends linger
+                time.sleep(0.5)
+        return restarted
+
+    def _answers(self) -> bool:
+        try:
+            psycopg2.connect(**self.params("postgres"), connect_timeout=2).close()
+            return True
+        except psycopg2.Error:
             return False
-        with type(self._server)._lock:
-            self._server.ensure_postgres_running()
-        return True
+
+    def _postmaster_alive(self) -> bool:
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if the crashed postmaster was our child
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def stop(self) -> None:
         if self._owned:
