@@ -26,8 +26,8 @@ Rules (``compare``):
    columns; the verdict's reason says so, since such a match is weak evidence.
 6. **Exact match** is a correct verdict with as many columns as the gold.
 
-How: each column is reduced to one 64-bit hash per value (numbers quantized to a grid ten
-times coarser than ``rel_tol``, so numbers within tolerance hash alike), rows to combined
+How: each column is reduced to one 64-bit hash per value (numbers rounded to a binary
+grid about ten times coarser than ``rel_tol``, so numbers within tolerance hash alike), rows to combined
 hashes, and multisets are compared by sorting: O(n log n) time and O(n) memory, never
 quadratic. Rows paired by equal hashes are then checked exactly against ``rel_tol``. Two
 numbers within tolerance that straddle a grid line can hash apart and be judged
@@ -58,6 +58,7 @@ import pandas as pd
 from eval.records import QueryResult, Verdict
 
 ABS_TOL = 1e-12
+_EXACT_FLOAT_INTS = 2.0**53
 _MAX_MATCHINGS = 10_000
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _ROW_PRIME = np.uint64(0x100000001B3)
@@ -162,20 +163,35 @@ class _Table:
 
     @classmethod
     def of(cls, result: QueryResult, rel_tol: float) -> _Table:
-        n_rows = len(result.rows)
-        values_by_column = list(zip(*result.rows)) if n_rows else []
-        return cls(tuple(_column(values, rel_tol) for values in values_by_column), n_rows)
+        columns = _object_columns(result.rows, len(result.columns))
+        return cls(tuple(_column(values, rel_tol) for values in columns), len(result.rows))
 
 
-def _column(values: tuple, rel_tol: float) -> _Column:
+def _object_columns(rows: Sequence[tuple], width: int) -> list[np.ndarray]:
+    """The result's columns as object arrays (one C-level pass where the values allow)."""
+    if not rows:
+        return []
+    try:
+        matrix = np.array(rows, dtype=object)
+        if matrix.shape == (len(rows), width):
+            return [matrix[:, j] for j in range(width)]
+    except ValueError:
+        pass
+    # Values that are themselves sequences (PostgreSQL arrays) would become extra axes.
+    return [np.fromiter(column, dtype=object, count=len(rows)) for column in zip(*rows)]
+
+
+def _column(values: np.ndarray, rel_tol: float) -> _Column:
     types = set(map(type, values))
-    types.discard(type(None))
-    nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if type(None) in types:
+        types.discard(type(None))
+        nulls = np.equal(values, None).astype(bool)
+    else:
+        nulls = np.zeros(len(values), dtype=bool)
     if types and types <= {int, float, decimal.Decimal}:
         return _number_column(values, nulls, types, rel_tol)
     if types <= {str}:  # also an all-NULL column
-        hashes = pd.util.hash_array(np.asarray(values, dtype=object))
-        return _Column("text", _finish(hashes, nulls, "text"))
+        return _Column("text", _finish(pd.util.hash_array(values), nulls, "text"))
     if types <= {bool}:
         flags = np.fromiter((bool(v) for v in values), dtype=np.uint64, count=len(values))
         return _Column("bool", _finish(pd.util.hash_array(flags), nulls, "bool"))
@@ -186,24 +202,24 @@ def _column(values: tuple, rel_tol: float) -> _Column:
     return _Column("other", _finish(pd.util.hash_array(canon), nulls, "other"))
 
 
-def _number_column(values: tuple, nulls: np.ndarray, types: set, rel_tol: float) -> _Column:
-    floats = np.fromiter(
-        (math.nan if v is None else float(v) for v in values), dtype=np.float64, count=len(values)
-    )
-    ints = np.asarray(values, dtype=object) if types == {int} else None
+def _number_column(values: np.ndarray, nulls: np.ndarray, types: set, rel_tol: float) -> _Column:
+    filled = values.copy()
+    filled[nulls] = math.nan
+    floats = filled.astype(np.float64)
+    ints = values if types == {int} else None
     hashes = pd.util.hash_array(_quantize(floats, rel_tol))
     return _Column("number", _finish(hashes, nulls, "number"), floats, ints)
 
 
 def _quantize(x: np.ndarray, rel_tol: float) -> np.ndarray:
-    """Round to a grid ten times coarser than the tolerance, relative to each magnitude."""
-    digits = max(1, math.floor(-math.log10(rel_tol)) - 1) if rel_tol > 0 else 15
+    """Round each number to a binary grid about ten times coarser than the tolerance.
+
+    Works on the binary exponent (frexp), which is exact and cheaper than log10.
+    """
+    bits = max(1, math.floor(math.log2(1 / rel_tol)) - 3) if rel_tol > 0 else 52
     out = np.where(np.abs(x) < ABS_TOL, 0.0, x)
-    finite = np.isfinite(out) & (out != 0)
-    exponent = np.floor(np.log10(np.abs(out, where=finite, out=np.ones_like(out))))
-    scale = np.power(10.0, digits - 1 - exponent)
-    rounded = np.where(finite, np.round(out * scale) / scale, out)
-    return rounded + 0.0  # -0.0 -> 0.0
+    mantissa, exponent = np.frexp(out)
+    return np.ldexp(np.round(np.ldexp(mantissa, bits)), exponent - bits) + 0.0  # -0.0 -> 0.0
 
 
 def _finish(hashes: np.ndarray, nulls: np.ndarray, kind: str) -> np.ndarray:
@@ -238,7 +254,18 @@ def _other_key(value: object) -> str | None:
 
 
 def _signature(column: _Column, multiset: bool) -> np.ndarray:
-    return np.sort(column.hashes) if multiset else np.unique(column.hashes)
+    ordered = np.sort(column.hashes)
+    return ordered if multiset else ordered[_first_in_run(ordered)]
+
+
+def _first_in_run(ordered: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal values in a sorted array.
+
+    (Cheaper than np.unique, which on some numpy versions hashes instead of sorting.)
+    """
+    mask = np.ones(ordered.shape, dtype=bool)
+    mask[1:] = ordered[1:] != ordered[:-1]
+    return mask
 
 
 def _column_candidates(g: _Table, p: _Table, multiset: bool) -> list[list[int]]:
@@ -308,19 +335,23 @@ def _rows_match(
         pred_idx = _first_occurrences(pred_rows)
     if len(gold_idx) != len(pred_idx):
         return False, _count_reason(len(gold_idx), len(pred_idx))
+    g_rows, p_rows = gold_rows[gold_idx], pred_rows[pred_idx]
     if order_keys is None:
-        segments = np.zeros(len(gold_idx), dtype=np.int64)
+        gold_pairing = np.argsort(g_rows, kind="stable")
+        pred_pairing = np.argsort(p_rows, kind="stable")
     else:
-        segments = _tie_segments(_row_hashes(g, order_keys)[gold_idx]) if order_keys else np.arange(len(gold_idx))
-    gold_pairing = np.lexsort((gold_rows[gold_idx], segments))
-    pred_pairing = np.lexsort((pred_rows[pred_idx], segments))
-    g_sorted = gold_rows[gold_idx][gold_pairing]
-    p_sorted = pred_rows[pred_idx][pred_pairing]
-    if not np.array_equal(g_sorted, p_sorted):
-        if order_keys is not None and _same_bag(gold_rows[gold_idx], pred_rows[pred_idx]):
+        # Pair rows within each run of tied sort keys (or row by row with no visible key).
+        if order_keys:
+            segments = _tie_segments(_row_hashes(g, order_keys)[gold_idx])
+        else:
+            segments = np.arange(len(gold_idx))
+        gold_pairing = np.lexsort((g_rows, segments))
+        pred_pairing = np.lexsort((p_rows, segments))
+    if not np.array_equal(g_rows[gold_pairing], p_rows[pred_pairing]):
+        if order_keys is not None and _same_bag(g_rows, p_rows):
             return False, "same rows in a different order"
-        missing = np.setdiff1d(gold_rows[gold_idx], pred_rows[pred_idx]).size
-        extra = np.setdiff1d(pred_rows[pred_idx], gold_rows[gold_idx]).size
+        missing = np.setdiff1d(g_rows, p_rows).size
+        extra = np.setdiff1d(p_rows, g_rows).size
         return False, f"rows differ: {missing} gold rows missing, {extra} unexpected rows"
     paired_gold = gold_idx[gold_pairing]
     paired_pred = pred_idx[pred_pairing]
@@ -332,8 +363,8 @@ def _rows_match(
 
 def _first_occurrences(row_hashes: np.ndarray) -> np.ndarray:
     """Indexes of each distinct row's first occurrence, in original order."""
-    _, first = np.unique(row_hashes, return_index=True)
-    return np.sort(first)
+    order = np.argsort(row_hashes, kind="stable")
+    return np.sort(order[_first_in_run(row_hashes[order])])
 
 
 def _tie_segments(key_hashes: np.ndarray) -> np.ndarray:
@@ -354,9 +385,12 @@ def _values_close(
     """Exact check of paired numbers (hash equality only proved them on the grid)."""
     if gc.kind != "number" or pc.kind != "number":
         return True
-    if gc.ints is not None and pc.ints is not None:
-        return bool(np.all(gc.ints[gold_idx] == pc.ints[pred_idx]))
     assert gc.floats is not None and pc.floats is not None
+    if gc.ints is not None and pc.ints is not None:
+        g, p = gc.floats[gold_idx], pc.floats[pred_idx]
+        if np.nanmax(np.abs(g), initial=0.0) < _EXACT_FLOAT_INTS:
+            return bool(np.array_equal(g, p, equal_nan=True))  # exact: these ints fit a float
+        return bool(np.all(gc.ints[gold_idx] == pc.ints[pred_idx]))
     return bool(
         np.all(
             np.isclose(

@@ -1,0 +1,90 @@
+"""--pg-url: an existing server, reached by URL (here: the session's real server)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import psycopg2
+import pytest
+
+from conftest import SAMPLE, run_cli
+
+
+@pytest.fixture
+def server(cache_dir):
+    import pgserver
+
+    return pgserver.get_server(cache_dir / "pgdata", cleanup_mode="stop")
+
+
+def socket_url(server, user: str) -> str:
+    host = psycopg2.extensions.parse_dsn(server.get_uri())["host"]
+    return f"postgresql://{user}@/postgres?host={host}"
+
+
+def admin(server, sql: str) -> None:
+    conn = psycopg2.connect(server.get_uri())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def own_schemas(tmp_path, name: str):
+    """The sample's shop database under another name, so this test builds its own."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SAMPLE / "schemas" / "shop", schemas / name)
+    questions = tmp_path / "q.csv"
+    questions.write_text(f"question,query,db_name,query_category\nHow many?,SELECT COUNT(*) FROM orders,{name},where\n")
+    return schemas, questions
+
+
+def test_superuser_url_builds_databases_and_the_reader_role(server, cache_dir, tmp_path):
+    schemas, questions = own_schemas(tmp_path, "shop_url")
+    out = tmp_path / "o.csv"
+    proc = run_cli("-q", questions, "--schemas", schemas, "--pg-url", socket_url(server, "postgres"),
+                   "--cache-dir", cache_dir, "-o", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert next(csv.DictReader(out.open()))["correct"] == "1"
+    conn = psycopg2.connect(server.get_uri("shop_url"))
+    with conn.cursor() as cur:
+        cur.execute("SELECT has_table_privilege('sqlharness_reader', 'orders', 'INSERT'), "
+                    "has_table_privilege('sqlharness_reader', 'orders', 'SELECT')")
+        assert cur.fetchone() == (False, True)
+    conn.close()
+
+
+def test_role_that_can_write_is_refused_unless_allowed(server, cache_dir, tmp_path):
+    admin(server, "DROP ROLE IF EXISTS limited_owner")
+    admin(server, "CREATE ROLE limited_owner LOGIN CREATEDB")
+    schemas, questions = own_schemas(tmp_path, "shop_limited")
+    url = socket_url(server, "limited_owner")
+    base = ["-q", questions, "--schemas", schemas, "--pg-url", url, "--cache-dir", cache_dir, "--no-progress"]
+    refused = run_cli(*base, "-o", tmp_path / "a.csv")
+    assert refused.returncode == 2
+    assert "cannot create the read-only role" in refused.stderr and "--allow-writable-role" in refused.stderr
+    assert not (tmp_path / "a.csv").exists()
+
+    allowed = run_cli(*base, "-o", tmp_path / "b.csv", "--allow-writable-role")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "A ROLE THAT CAN WRITE" in allowed.stderr
+    assert next(csv.DictReader((tmp_path / "b.csv").open()))["correct"] == "1"
+
+
+def test_foreign_database_is_not_touched(server, cache_dir, tmp_path):
+    admin(server, "DROP DATABASE IF EXISTS shop_foreign")
+    admin(server, "CREATE DATABASE shop_foreign")
+    schemas, questions = own_schemas(tmp_path, "shop_foreign")
+    proc = run_cli("-q", questions, "--schemas", schemas, "--pg-url", socket_url(server, "postgres"),
+                   "--cache-dir", cache_dir, "-o", tmp_path / "o.csv", "--no-progress")
+    assert proc.returncode == 2
+    assert "was not created by the harness" in proc.stderr
+
+
+def test_unreachable_server_is_one_line(cache_dir, tmp_path):
+    proc = run_cli("-q", SAMPLE / "questions.csv", "--schemas", SAMPLE / "schemas",
+                   "--pg-url", "postgresql://nobody@127.0.0.1:1/postgres", "--cache-dir", cache_dir,
+                   "-o", tmp_path / "o.csv", "--no-progress")
+    assert proc.returncode == 2
+    assert "cannot connect to PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr
