@@ -18,7 +18,7 @@ from eval.comparator import CompareOptions, GoldCase, judge
 from eval.db.base import Backend
 from eval.goldcache import GoldCache
 from eval.records import Prediction, Question, QueryResult, ResultRow
-from eval.sqltext import SqlTextError, UnsafeSqlError, expand_gold, order_keys, parse_single_query, runnable_query
+from eval.sqltext import SqlTextError, UnsafeSqlError, check_query, expand_gold, order_keys, runnable_query
 
 # Words with which a question asks for an ordered answer (with a gold ORDER BY, order counts).
 _ORDER_WORDS = re.compile(
@@ -53,11 +53,11 @@ def plan_gold(question: Question) -> GoldPlan:
     runnable, keys = [], []
     for sql in expansions:
         try:
-            tree = parse_single_query(sql)
-            runnable.append(runnable_query(sql))
+            checked = check_query(sql)
         except (UnsafeSqlError, SqlTextError) as exc:
             return GoldPlan(error=f"gold expansion is not a single query: {exc}")
-        keys.append(order_keys(tree) if (ordered and tree is not None) else None)
+        runnable.append(checked.text)
+        keys.append(order_keys(checked.tree) if (ordered and checked.tree is not None) else None)
     return GoldPlan(tuple(runnable), tuple(keys))
 
 
@@ -89,6 +89,7 @@ class Evaluator:
         self.stats = EvalStats()
         self._results: dict[tuple[str, str], Future[QueryResult]] = {}
         self._results_lock = threading.Lock()
+        self._plans: dict[tuple[str, bool], GoldPlan] = {}
 
     def evaluate(
         self,
@@ -96,7 +97,7 @@ class Evaluator:
         on_row: Callable[[int, ResultRow], None] | None = None,
     ) -> list[ResultRow]:
         """Result rows for ``items``, in the same order."""
-        plans = {q.index: plan_gold(q) for q, _ in items}
+        plans = {q.index: self._plan(q) for q, _ in items}
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="sqlharness-exec") as pool:
             self._pool = pool
             for question, _ in items:  # queue every gold expansion first: they are shared
@@ -115,6 +116,13 @@ class Evaluator:
         if self.gold_cache is not None:
             self.gold_cache.save()
         return rows
+
+    def _plan(self, question: Question) -> GoldPlan:
+        """plan_gold, once per distinct gold text (predictions files repeat questions)."""
+        key = (question.query, asks_for_order(question))
+        if key not in self._plans:
+            self._plans[key] = plan_gold(question)
+        return self._plans[key]
 
     # ---------------------------------------------------------------- execution
 

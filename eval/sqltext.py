@@ -35,18 +35,22 @@ def tokenize(sql: str, dialect: str = DIALECT) -> list[Token]:
 
 def split_statements(sql: str, dialect: str = DIALECT) -> list[str]:
     """Split on top-level ``;`` tokens; empty pieces (comments only, blanks) are dropped."""
-    pieces: list[str] = []
-    start = 0
-    for token in tokenize(sql, dialect):
-        if token.token_type == TokenType.SEMICOLON:
-            pieces.append(sql[start : token.start])
-            start = token.end + 1
-    pieces.append(sql[start:])
-    return [piece.strip() for piece in pieces if _has_tokens(piece, dialect)]
+    return [text for text, _ in _statements(sql, tokenize(sql, dialect))]
 
 
-def _has_tokens(sql: str, dialect: str) -> bool:
-    return bool(sql.strip()) and bool(tokenize(sql, dialect))
+def _statements(sql: str, tokens: list[Token]) -> list[tuple[str, list[Token]]]:
+    """Each statement's text (trimmed, no ``;``) and its tokens."""
+    pieces: list[tuple[str, list[Token]]] = []
+    start, current = 0, []
+    for token in [*tokens, None]:
+        if token is None or token.token_type == TokenType.SEMICOLON:
+            end = token.start if token is not None else len(sql)
+            if current:
+                pieces.append((sql[start:end].strip(), current))
+            start, current = (token.end + 1 if token is not None else end), []
+        else:
+            current.append(token)
+    return pieces
 
 
 # --------------------------------------------------------------------------- gold expansion
@@ -176,6 +180,57 @@ _WRITE_NODES = (
 )
 
 
+@dataclass(frozen=True)
+class CheckedQuery:
+    """One read-only query: the text to run (no trailing ``;``) and its syntax tree."""
+
+    text: str
+    tree: exp.Expression | None
+    """None where sqlglot could not parse text that PostgreSQL may accept (see check_query)."""
+
+
+def runnable_query(sql: str, dialect: str = DIALECT) -> str:
+    """The text to execute for ``sql`` if it is one read-only query, else UnsafeSqlError."""
+    return check_query(sql, dialect).text
+
+
+def parse_single_query(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
+    """The syntax tree of ``sql`` if it is one read-only query, else UnsafeSqlError."""
+    return check_query(sql, dialect).tree
+
+
+def check_query(sql: str, dialect: str = DIALECT) -> CheckedQuery:
+    """Check that ``sql`` is exactly one read-only query, tokenizing and parsing it once.
+
+    Rejects empty text, several statements (a ``;`` inside a literal is not a second one),
+    anything but SELECT / VALUES / set operations, data-modifying CTEs, SELECT INTO and
+    row-locking clauses. The database's read-only transaction is the second line of
+    defence; this one gives a clear message before anything runs.
+
+    Where sqlglot cannot parse text that PostgreSQL may well accept, a stricter check of
+    the tokens decides instead (starting like a query, no write keyword) and the tree is
+    None: a model must not lose a point to a parser gap.
+    """
+    try:
+        statements = _statements(sql, tokenize(sql, dialect))
+    except SqlTextError as exc:
+        raise UnsafeSqlError(str(exc)) from exc
+    if not statements:
+        raise UnsafeSqlError("empty query")
+    if len(statements) > 1:
+        raise UnsafeSqlError(f"{len(statements)} statements; exactly one query is allowed")
+    text, tokens = statements[0]
+    try:
+        trees = [t for t in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if t is not None]
+    except ParseError as exc:
+        _check_tokens(tokens, exc)
+        return CheckedQuery(text, None)
+    if len(trees) != 1:
+        raise UnsafeSqlError("exactly one query is allowed")
+    _check_tree(trees[0])
+    return CheckedQuery(text, trees[0])
+
+
 _QUERY_STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.TABLE, TokenType.L_PAREN}
 _WRITE_TOKENS = {
     TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE, TokenType.MERGE, TokenType.INTO,
@@ -184,39 +239,7 @@ _WRITE_TOKENS = {
 }
 
 
-def runnable_query(sql: str, dialect: str = DIALECT) -> str:
-    """The text to execute for ``sql`` if it is one read-only query, else UnsafeSqlError.
-
-    The trailing ``;`` is dropped (the executor wraps the query in a cursor).
-    """
-    parse_single_query(sql, dialect)
-    return split_statements(sql, dialect)[0]
-
-
-def parse_single_query(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
-    """Parse ``sql`` and return it if it is exactly one read-only query.
-
-    Rejects empty text, several statements (a ``;`` inside a literal is not a second one),
-    anything but SELECT / VALUES / set operations, data-modifying CTEs, SELECT INTO and
-    row-locking clauses. The database's read-only transaction is the second line of
-    defence; this one gives a clear message before anything runs.
-
-    Where sqlglot cannot parse text that PostgreSQL may well accept, a stricter check of
-    the tokens decides instead (one statement, starting like a query, no write keyword),
-    and None is returned: a model must not lose a point to a parser gap.
-    """
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except TokenError as exc:
-        raise UnsafeSqlError(f"cannot read SQL: {_first_line(str(exc))}") from exc
-    except ParseError as exc:
-        _check_tokens(sql, dialect, exc)
-        return None
-    if not statements:
-        raise UnsafeSqlError("empty query")
-    if len(statements) > 1:
-        raise UnsafeSqlError(f"{len(statements)} statements; exactly one query is allowed")
-    tree = statements[0]
+def _check_tree(tree: exp.Expression) -> None:
     if not isinstance(tree, (exp.Query, exp.Values)):
         raise UnsafeSqlError(f"not a query: {_statement_kind(tree)} statements are not run")
     for node in tree.walk():
@@ -226,19 +249,10 @@ def parse_single_query(sql: str, dialect: str = DIALECT) -> exp.Expression | Non
             raise UnsafeSqlError("not a read-only query: SELECT INTO creates a table")
         if isinstance(node, exp.Lock):
             raise UnsafeSqlError("not a read-only query: row-locking clause (FOR UPDATE/SHARE)")
-    return tree
 
 
-def _check_tokens(sql: str, dialect: str, parse_error: ParseError) -> None:
-    pieces = split_statements(sql, dialect)
-    if len(pieces) != 1:
-        raise UnsafeSqlError(
-            f"{len(pieces)} statements; exactly one query is allowed" if pieces else "empty query"
-        )
-    tokens = tokenize(pieces[0], dialect)
-    if tokens[0].token_type not in _QUERY_STARTS or any(
-        t.token_type in _WRITE_TOKENS for t in tokens
-    ):
+def _check_tokens(tokens: list[Token], parse_error: ParseError) -> None:
+    if tokens[0].token_type not in _QUERY_STARTS or any(t.token_type in _WRITE_TOKENS for t in tokens):
         raise UnsafeSqlError(f"cannot parse SQL: {_first_line(str(parse_error))}")
 
 

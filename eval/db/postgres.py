@@ -363,10 +363,6 @@ class PostgresBackend(Backend):
                 return _error_result(exc, started)
             except psycopg2.Error as exc:
                 return _error_result(exc, started)
-            finally:
-                if not conn.closed:
-                    with contextlib.suppress(psycopg2.Error):
-                        conn.rollback()
 
     @contextlib.contextmanager
     def _connection(self, db_name: str) -> Iterator[psycopg2.extensions.connection]:
@@ -406,7 +402,7 @@ class PostgresBackend(Backend):
             conn = psycopg2.connect(**params, options=options, application_name="sqlharness")
         except psycopg2.OperationalError as exc:
             raise ConnectionLost(_pg_message(exc)) from exc
-        conn.set_session(readonly=True, autocommit=False)
+        conn.autocommit = True  # _fetch_capped sends its own BEGIN READ ONLY ... ROLLBACK
         return conn
 
     def _recover(self) -> None:
@@ -471,23 +467,40 @@ class PostgresBackend(Backend):
 
 
 def _fetch_capped(conn, sql: str, max_rows: int, started: float) -> QueryResult:
-    """Run ``sql`` through a server-side cursor, fetching at most ``max_rows`` + 1 rows."""
-    with conn.cursor(name="sqlharness_q") as cur:
-        cur.itersize = _FETCH_CHUNK
-        cur.execute(sql)
-        rows: list[tuple] = []
-        while True:
-            chunk = cur.fetchmany(min(_FETCH_CHUNK, max_rows + 1 - len(rows)))
-            rows.extend(chunk)
-            if len(rows) > max_rows:
-                return QueryResult(
-                    error=f"result too large: more than {max_rows} rows",
-                    too_large=True,
-                    elapsed_s=time.perf_counter() - started,
-                )
-            if not chunk:
-                break
-        columns = tuple(d[0] for d in cur.description or ())
+    """Run ``sql`` in a read-only transaction through a cursor, fetching at most ``max_rows`` + 1.
+
+    The transaction, the cursor and the first chunk travel in one message (the connection
+    is in autocommit mode, so nothing else is sent); the transaction is always rolled
+    back. ``sql`` has been checked to be one query; it is embedded as text, exactly as
+    psycopg2's server-side cursors embed it. The newline keeps a trailing ``--`` comment
+    from swallowing the rest.
+    """
+    want = min(_FETCH_CHUNK, max_rows + 1)
+    with conn.cursor() as cur:
+        try:
+            cur.execute(
+                f"BEGIN READ ONLY;\nDECLARE sqlharness_q NO SCROLL CURSOR FOR\n{sql}\n;\n"
+                f"FETCH FORWARD {want} FROM sqlharness_q"
+            )
+            columns = tuple(d[0] for d in cur.description or ())
+            rows: list[tuple] = cur.fetchall()
+            chunk = len(rows)
+            while chunk == want and len(rows) <= max_rows:
+                want = min(_FETCH_CHUNK, max_rows + 1 - len(rows))
+                cur.execute(f"FETCH FORWARD {want} FROM sqlharness_q")
+                more = cur.fetchall()
+                rows.extend(more)
+                chunk = len(more)
+        finally:
+            if not conn.closed:
+                with contextlib.suppress(psycopg2.Error):
+                    cur.execute("ROLLBACK")
+    if len(rows) > max_rows:
+        return QueryResult(
+            error=f"result too large: more than {max_rows} rows",
+            too_large=True,
+            elapsed_s=time.perf_counter() - started,
+        )
     return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=time.perf_counter() - started)
 
 
