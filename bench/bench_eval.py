@@ -18,7 +18,6 @@ Prints, on one embedded server in a private cache dir:
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import shutil
 import sys
@@ -35,7 +34,7 @@ from eval.evaluate import Evaluator, plan_gold  # noqa: E402
 from eval.goldcache import GoldCache  # noqa: E402
 from eval.pipeline import RunConfig, open_backend  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
-from eval.records import Prediction, Question, QueryResult  # noqa: E402
+from eval.records import Prediction, QueryResult, Question  # noqa: E402
 from eval.schemas import discover  # noqa: E402
 
 
@@ -89,7 +88,9 @@ def copied_items(questions, copies: int):
 
 def big_compare() -> float:
     rng = random.Random(1)
-    rows = tuple((i, f"name{i % 5000}", rng.random() * 1000, round(rng.random(), 4), i % 13) for i in range(1_000_000))
+    rows = tuple(
+        (i, f"name{i % 5000}", rng.random() * 1000, round(rng.random(), 4), i % 13) for i in range(1_000_000)
+    )
     gold = QueryResult(columns=tuple("abcde"), rows=rows)
     pred = QueryResult(columns=tuple("vwxyz"), rows=rows[::-1])
     started = time.perf_counter()
@@ -108,8 +109,13 @@ def main() -> None:
     parallel = args.parallel or os.cpu_count() or 2
     questions = load_questions(args.questions)
     cache_dir = Path(tempfile.mkdtemp(prefix="sqlharness-bench-"))
-    config = RunConfig(questions=args.questions, schemas=args.schemas, output=Path("-"), cache_dir=cache_dir,
-                       limits=ExecLimits())
+    config = RunConfig(
+        questions=args.questions,
+        schemas=args.schemas,
+        output=Path("-"),
+        cache_dir=cache_dir,
+        limits=ExecLimits(),
+    )
     print(f"benchmark: {args.questions} ({len(questions)} questions), -p {parallel}, cores {os.cpu_count()}")
     try:
         started = time.perf_counter()
@@ -123,14 +129,22 @@ def main() -> None:
 
             gold_dir = cache_dir / "gold"
             shutil.rmtree(gold_dir, ignore_errors=True)
-            cold, acc, executed = evaluation_seconds(backend, oracle_items(questions), GoldCache(gold_dir, 100_000), parallel)
-            print(f"oracle cold:  {cold:.3f}s  ({cold / floor:.2f}x floor)  executed {executed}  accuracy {acc:.1%}")
-            warm, acc, executed = evaluation_seconds(backend, oracle_items(questions), GoldCache(gold_dir, 100_000), parallel)
+            cold, acc, executed = evaluation_seconds(
+                backend, oracle_items(questions), GoldCache(gold_dir, 100_000), parallel
+            )
+            print(
+                f"oracle cold:  {cold:.3f}s  ({cold / floor:.2f}x floor)  executed {executed}  accuracy {acc:.1%}"
+            )
+            warm, acc, executed = evaluation_seconds(
+                backend, oracle_items(questions), GoldCache(gold_dir, 100_000), parallel
+            )
             print(f"oracle warm:  {warm:.3f}s  executed {executed}  accuracy {acc:.1%}")
             base = None
             for copies in (1, 10, 100):
                 items = copied_items(questions, copies)
-                seconds, acc, executed = evaluation_seconds(backend, items, GoldCache(gold_dir, 100_000), parallel)
+                seconds, acc, executed = evaluation_seconds(
+                    backend, items, GoldCache(gold_dir, 100_000), parallel
+                )
                 base = base or seconds
                 print(
                     f"predictions warm x{copies:<3}: {len(items):>6} predictions {seconds:7.3f}s  "

@@ -80,17 +80,27 @@ def positive_float(text: str) -> float:
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that needs databases."""
-    parser.add_argument("--schemas", type=Path, default=DEFAULT_SCHEMAS, help="schemas directory (default: %(default)s)")
+    parser.add_argument(
+        "--schemas", type=Path, default=DEFAULT_SCHEMAS, help="schemas directory (default: %(default)s)"
+    )
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(PG_URL_ENV),
         help=f"use an existing PostgreSQL server (or set {PG_URL_ENV}); default: the embedded one",
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="embedded server and cache location")
-    parser.add_argument("-t", "--timeout", type=positive_float, default=10.0, help="seconds per query (default: %(default)s)")
-    parser.add_argument("--max-rows", type=positive_int, default=100_000, help="row cap per result (default: %(default)s)")
     parser.add_argument(
-        "-p", "--parallel", type=positive_int, default=os.cpu_count() or 2, help="parallel queries (default: CPU cores)"
+        "-t", "--timeout", type=positive_float, default=10.0, help="seconds per query (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-rows", type=positive_int, default=100_000, help="row cap per result (default: %(default)s)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parallel",
+        type=positive_int,
+        default=os.cpu_count() or 2,
+        help="parallel queries (default: CPU cores)",
     )
     parser.add_argument(
         "--allow-writable-role",
@@ -105,15 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (python main.py SUBCOMMAND -h).",
     )
-    parser.add_argument("-q", "--questions", type=Path, default=DEFAULT_QUESTIONS, help="questions CSV (default: %(default)s)")
-    parser.add_argument("-r", "--runner", default="oracle", help=f"one of: {', '.join(runner_names())} (default: %(default)s)")
+    parser.add_argument(
+        "-q", "--questions", type=Path, default=DEFAULT_QUESTIONS, help="questions CSV (default: %(default)s)"
+    )
+    parser.add_argument(
+        "-r", "--runner", default="oracle", help=f"one of: {', '.join(runner_names())} (default: %(default)s)"
+    )
     parser.add_argument("-m", "--model", default="", help="model name or path, for model runners")
-    parser.add_argument("-o", "--output", type=Path, default=None, help="per-question results CSV (summary JSON beside it)")
-    parser.add_argument("-n", "--num-questions", type=positive_int, default=None, help="evaluate only the first N questions")
-    parser.add_argument("--predictions", default=None, help="CSV of predictions for -r file (question columns + generated_query)")
-    parser.add_argument("--rel-tol", type=positive_float, default=1e-6, help="relative tolerance for numbers (default: %(default)s)")
-    parser.add_argument("--multiset", action="store_true", help="duplicate rows count (default: set semantics)")
-    parser.add_argument("--no-gold-cache", action="store_true", help="do not read or write cached gold results")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=None, help="per-question results CSV (summary JSON beside it)"
+    )
+    parser.add_argument(
+        "-n", "--num-questions", type=positive_int, default=None, help="evaluate only the first N questions"
+    )
+    parser.add_argument(
+        "--predictions",
+        default=None,
+        help="CSV of predictions for -r file (question columns + generated_query)",
+    )
+    parser.add_argument(
+        "--rel-tol",
+        type=positive_float,
+        default=1e-6,
+        help="relative tolerance for numbers (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--multiset", action="store_true", help="duplicate rows count (default: set semantics)"
+    )
+    parser.add_argument(
+        "--no-gold-cache", action="store_true", help="do not read or write cached gold results"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_database_options(parser)
     return parser

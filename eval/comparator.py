@@ -125,9 +125,7 @@ def compare(
             return Verdict(False, reason=f"gold is empty, prediction has {len(pred.rows)} rows")
         return Verdict(True, n_gold_cols == n_pred_cols, reason="empty gold result (weak evidence)")
     if n_pred_cols < n_gold_cols:
-        return Verdict(
-            False, reason=f"prediction has {n_pred_cols} columns, gold needs {n_gold_cols}"
-        )
+        return Verdict(False, reason=f"prediction has {n_pred_cols} columns, gold needs {n_gold_cols}")
     if options.multiset and len(gold.rows) != len(pred.rows):
         return Verdict(False, reason=_count_reason(len(gold.rows), len(pred.rows)))
     g = _Table.of(gold, options.rel_tol)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from eval.comparator import CompareOptions, GoldCase, judge
 from eval.db.base import Backend
 from eval.goldcache import GoldCache
-from eval.records import Prediction, Question, QueryResult, ResultRow
+from eval.records import Prediction, QueryResult, Question, ResultRow
 from eval.sqltext import SqlTextError, UnsafeSqlError, check_query, expand_gold, order_keys, runnable_query
 
 # Words with which a question asks for an ordered answer (with a gold ORDER BY, order counts).
@@ -195,7 +195,11 @@ class Evaluator:
         pred = self._result(question.db_name, sql, gold=False)
         if not pred.ok:
             return _row(
-                base, error_db_exec=True, timeout=pred.timeout, error_msg=pred.error or "", gold_error=gold_error
+                base,
+                error_db_exec=True,
+                timeout=pred.timeout,
+                error_msg=pred.error or "",
+                gold_error=gold_error,
             )
         if gold_error:
             return _row(base, gold_error=gold_error)

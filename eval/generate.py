@@ -39,7 +39,9 @@ def generate(
 ) -> list[Prediction]:
     """A prediction per request, in request order; a runner's per-item error is kept."""
     predictions: list[Prediction | None] = [None] * len(requests)
-    with tqdm(total=len(requests), desc="generating", unit="q", disable=not progress or None, leave=False) as bar:
+    with tqdm(
+        total=len(requests), desc="generating", unit="q", disable=not progress or None, leave=False
+    ) as bar:
         for index, generation in runner.generate(requests):
             predictions[index] = _prediction(generation)
             bar.update(1)

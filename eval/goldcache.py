@@ -68,7 +68,9 @@ class GoldCache:
             if self.directory is not None and content_hash:
                 path = self._path(db_name, content_hash)
                 # A cache file from another version or a torn write is a miss, not an error.
-                with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError):
+                with contextlib.suppress(
+                    OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError
+                ):
                     payload = pickle.loads(path.read_bytes())
                     if payload.get("format") == _FORMAT:
                         entries = dict(payload["entries"])

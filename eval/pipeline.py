@@ -21,7 +21,14 @@ from eval.evaluate import Evaluator, plan_gold
 from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
 from eval.journal import Journal, fingerprint
-from eval.output import format_table, result_record, row_from_record, summary_dict, write_results_csv, write_summary_json
+from eval.output import (
+    format_table,
+    result_record,
+    row_from_record,
+    summary_dict,
+    write_results_csv,
+    write_summary_json,
+)
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
@@ -100,15 +107,19 @@ def run(config: RunConfig) -> int:
         )
         journal = Journal(
             config.output.with_name(config.output.name + ".evaluated.jsonl"),
-            fingerprint({
-                "questions": [q.fields for q in questions],
-                "schemas": combined_hash(sources.values()),
-                "compare": asdict(config.compare),
-                "limits": asdict(config.limits),
-                "version": __version__,
-            }),
+            fingerprint(
+                {
+                    "questions": [q.fields for q in questions],
+                    "schemas": combined_hash(sources.values()),
+                    "compare": asdict(config.compare),
+                    "limits": asdict(config.limits),
+                    "version": __version__,
+                }
+            ),
         )
-        rows, resumed = _evaluate_resumably(evaluator, journal, list(zip(questions, predictions)), config.progress)
+        rows, resumed = _evaluate_resumably(
+            evaluator, journal, list(zip(questions, predictions)), config.progress
+        )
         evaluation_s = time.perf_counter() - t0
 
     summary = summarize(rows)
@@ -171,7 +182,9 @@ def _evaluate_resumably(
     todo_keys = [key for key in keys if key not in done]
     correct = sum(bool(done[k]["correct"]) for k in keys if k in done)
     finished = len(items) - len(todo)
-    with tqdm(total=len(items), initial=finished, desc="evaluating", unit="q", disable=not progress or None) as bar:
+    with tqdm(
+        total=len(items), initial=finished, desc="evaluating", unit="q", disable=not progress or None
+    ) as bar:
 
         def on_row(position: int, row: ResultRow) -> None:
             nonlocal correct, finished

@@ -52,9 +52,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
             rows = []
             for row in reader:
                 if None in row:
-                    raise BadInput(
-                        f"{path}: line {reader.line_num} has more fields than the header"
-                    )
+                    raise BadInput(f"{path}: line {reader.line_num} has more fields than the header")
                 rows.append({k: (v or "") for k, v in row.items()})
             return rows
     except (UnicodeDecodeError, csv.Error) as exc:

@@ -93,8 +93,7 @@ def _expand_groups(sql: str) -> list[str]:
         raise SqlTextError("a '{}' group needs a non-empty '{a, b}' group to repeat")
     if bare and len(bare) not in (1, len(filled)):
         raise SqlTextError(
-            f"{len(bare)} bare '{{}}' groups for {len(filled)} column groups: "
-            "use one, or one per group"
+            f"{len(bare)} bare '{{}}' groups for {len(filled)} column groups: use one, or one per group"
         )
     choices_per_group = [_non_empty_subsets(g.items) for g in filled]
     results = []
@@ -141,11 +140,7 @@ def _find_groups(sql: str) -> list[_Group]:
 
 def _non_empty_subsets(items: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Largest subsets first, so the first expansion is the fullest answer."""
-    return [
-        combo
-        for size in range(len(items), 0, -1)
-        for combo in itertools.combinations(items, size)
-    ]
+    return [combo for size in range(len(items), 0, -1) for combo in itertools.combinations(items, size)]
 
 
 def _substitute(sql: str, groups: list[_Group], texts: dict[int, str]) -> str:
@@ -221,7 +216,9 @@ def check_query(sql: str, dialect: str = DIALECT) -> CheckedQuery:
         raise UnsafeSqlError(f"{len(statements)} statements; exactly one query is allowed")
     text, tokens = statements[0]
     try:
-        trees = [t for t in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if t is not None]
+        trees = [
+            t for t in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if t is not None
+        ]
     except ParseError as exc:
         _check_tokens(tokens, exc)
         return CheckedQuery(text, None)
@@ -233,9 +230,21 @@ def check_query(sql: str, dialect: str = DIALECT) -> CheckedQuery:
 
 _QUERY_STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.TABLE, TokenType.L_PAREN}
 _WRITE_TOKENS = {
-    TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE, TokenType.MERGE, TokenType.INTO,
-    TokenType.CREATE, TokenType.DROP, TokenType.ALTER, TokenType.TRUNCATE, TokenType.GRANT,
-    TokenType.COPY, TokenType.LOCK, TokenType.SET, TokenType.EXECUTE, TokenType.COMMAND,
+    TokenType.INSERT,
+    TokenType.UPDATE,
+    TokenType.DELETE,
+    TokenType.MERGE,
+    TokenType.INTO,
+    TokenType.CREATE,
+    TokenType.DROP,
+    TokenType.ALTER,
+    TokenType.TRUNCATE,
+    TokenType.GRANT,
+    TokenType.COPY,
+    TokenType.LOCK,
+    TokenType.SET,
+    TokenType.EXECUTE,
+    TokenType.COMMAND,
 }
 
 

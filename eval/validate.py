@@ -149,8 +149,14 @@ def _table(row_name: str, row_keys: list[str], col_keys: list[str], columns: lis
     width = max([len(row_name), *map(len, rows)]) + 2
     head = f"{row_name:<{width}}" + "".join(f"{c:>11}" for c in columns) + f"{'total':>8}"
     body = [
-        f"{r:<{width}}" + "".join(f"{counts[(r, c)]:>11}" for c in columns) + f"{sum(counts[(r, c)] for c in columns):>8}"
+        f"{r:<{width}}"
+        + "".join(f"{counts[(r, c)]:>11}" for c in columns)
+        + f"{sum(counts[(r, c)] for c in columns):>8}"
         for r in rows
     ]
-    total = f"{'total':<{width}}" + "".join(f"{sum(counts[(r, c)] for r in rows):>11}" for c in columns) + f"{len(row_keys):>8}"
+    total = (
+        f"{'total':<{width}}"
+        + "".join(f"{sum(counts[(r, c)] for r in rows):>11}" for c in columns)
+        + f"{len(row_keys):>8}"
+    )
     return "\n".join([head, *body, total])

@@ -31,9 +31,7 @@ def load_runner(name: str) -> type[Runner]:
     if name not in REGISTRY:
         close = difflib.get_close_matches(name, REGISTRY, n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise RunnerError(
-            f"unknown runner {name!r}.{hint} Available: {', '.join(runner_names())}"
-        )
+        raise RunnerError(f"unknown runner {name!r}.{hint} Available: {', '.join(runner_names())}")
     target, extra = REGISTRY[name]
     module_name, class_name = target.split(":")
     try:
@@ -42,8 +40,7 @@ def load_runner(name: str) -> type[Runner]:
         if extra is None or (exc.name or "").startswith("runners"):
             raise
         raise RunnerError(
-            f"runner {name!r} needs the optional dependency {exc.name!r}: "
-            f"pip install '.[{extra}]'"
+            f"runner {name!r} needs the optional dependency {exc.name!r}: pip install '.[{extra}]'"
         ) from exc
     cls: type[Runner] = getattr(module, class_name)
     return cls

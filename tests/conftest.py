@@ -43,9 +43,13 @@ def run_cli(*args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = No
 
 def sample_args(cache_dir: Path, output: Path) -> list[str]:
     return [
-        "-q", str(SAMPLE / "questions.csv"),
-        "--schemas", str(SAMPLE / "schemas"),
-        "--cache-dir", str(cache_dir),
-        "-o", str(output),
+        "-q",
+        str(SAMPLE / "questions.csv"),
+        "--schemas",
+        str(SAMPLE / "schemas"),
+        "--cache-dir",
+        str(cache_dir),
+        "-o",
+        str(output),
         "--no-progress",
     ]

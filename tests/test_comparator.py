@@ -28,12 +28,68 @@ CASES = [
     ("renamed columns", R((1,), cols=["n"]), R((1,), cols=["count"]), None, SET, True, True),
     ("column order permuted", R((1, "a"), (2, "b")), R(("a", 1), ("b", 2)), None, SET, True, True),
     ("extra column", R((1,), (2,)), R((1, "x"), (2, "y")), None, SET, True, False),
-    ("extra columns before", R(("a",),), R((9, 9, "a"),), None, SET, True, False),
+    (
+        "extra columns before",
+        R(
+            ("a",),
+        ),
+        R(
+            (9, 9, "a"),
+        ),
+        None,
+        SET,
+        True,
+        False,
+    ),
     ("row order ignored", R((1,), (2,), (3,)), R((3,), (1,), (2,)), None, SET, True, True),
-    ("missing row", R((1,), (2,)), R((1,),), None, SET, False, False),
-    ("extra row", R((1,),), R((1,), (2,)), None, SET, False, False),
-    ("wrong value", R((1, "a"),), R((1, "b"),), None, SET, False, False),
-    ("fewer columns", R((1, "a"),), R((1,),), None, SET, False, False),
+    (
+        "missing row",
+        R((1,), (2,)),
+        R(
+            (1,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "extra row",
+        R(
+            (1,),
+        ),
+        R((1,), (2,)),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "wrong value",
+        R(
+            (1, "a"),
+        ),
+        R(
+            (1, "b"),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "fewer columns",
+        R(
+            (1, "a"),
+        ),
+        R(
+            (1,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
     (
         "columns match separately but not row by row",
         R((1, "a"), (2, "b")),
@@ -71,39 +127,251 @@ CASES = [
         False,
     ),
     # ---- numbers
-    ("decimal vs float", R((Decimal("0.5"),),), R((0.5000000001,),), None, SET, True, True),
-    ("int vs decimal", R((3,),), R((Decimal("3.000"),),), None, SET, True, True),
-    ("int vs float", R((3,),), R((3.0,),), None, SET, True, True),
-    ("float beyond tolerance", R((1.0,),), R((1.001,),), None, SET, False, False),
-    ("rounded vs unrounded", R((Decimal("12.35"),),), R((12.3456,),), None, SET, False, False),
-    ("near zero", R((0.0,),), R((5.5e-17,),), None, SET, True, True),
-    ("integers compare exactly", R((1_000_000,),), R((1_000_001,),), None, SET, False, False),
-    ("negative zero", R((0.0,),), R((-0.0,),), None, SET, True, True),
+    (
+        "decimal vs float",
+        R(
+            (Decimal("0.5"),),
+        ),
+        R(
+            (0.5000000001,),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "int vs decimal",
+        R(
+            (3,),
+        ),
+        R(
+            (Decimal("3.000"),),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "int vs float",
+        R(
+            (3,),
+        ),
+        R(
+            (3.0,),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "float beyond tolerance",
+        R(
+            (1.0,),
+        ),
+        R(
+            (1.001,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "rounded vs unrounded",
+        R(
+            (Decimal("12.35"),),
+        ),
+        R(
+            (12.3456,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "near zero",
+        R(
+            (0.0,),
+        ),
+        R(
+            (5.5e-17,),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "integers compare exactly",
+        R(
+            (1_000_000,),
+        ),
+        R(
+            (1_000_001,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "negative zero",
+        R(
+            (0.0,),
+        ),
+        R(
+            (-0.0,),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
     (
         "tolerance is configurable",
-        R((1.0,),),
-        R((1.001,),),
+        R(
+            (1.0,),
+        ),
+        R(
+            (1.001,),
+        ),
         None,
         CompareOptions(rel_tol=1e-2),
         True,
         True,
     ),
     # ---- NULL
-    ("null vs null", R((None,),), R((None,),), None, SET, True, True),
-    ("null vs zero", R((None,),), R((0,),), None, SET, False, False),
-    ("null vs empty text", R((None,),), R(("",),), None, SET, False, False),
-    ("zero vs null", R((0,),), R((None,),), None, SET, False, False),
+    (
+        "null vs null",
+        R(
+            (None,),
+        ),
+        R(
+            (None,),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "null vs zero",
+        R(
+            (None,),
+        ),
+        R(
+            (0,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "null vs empty text",
+        R(
+            (None,),
+        ),
+        R(
+            ("",),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "zero vs null",
+        R(
+            (0,),
+        ),
+        R(
+            (None,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
     ("null in a number column", R((1, None), (2, 3)), R((2, 3.0), (1, None)), None, SET, True, True),
     # ---- other types
-    ("bool is not int", R((True,),), R((1,),), None, SET, False, False),
-    ("text is not number", R(("1",),), R((1,),), None, SET, False, False),
-    ("text is case sensitive", R(("Zoë",),), R(("zoë",),), None, SET, False, False),
-    ("date equals its midnight", R((dt.date(2024, 1, 31),),), R((dt.datetime(2024, 1, 31),),), None, SET, True, True),
-    ("date vs other day", R((dt.date(2024, 1, 31),),), R((dt.datetime(2024, 1, 31, 1),),), None, SET, False, False),
+    (
+        "bool is not int",
+        R(
+            (True,),
+        ),
+        R(
+            (1,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "text is not number",
+        R(
+            ("1",),
+        ),
+        R(
+            (1,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "text is case sensitive",
+        R(
+            ("Zoë",),
+        ),
+        R(
+            ("zoë",),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "date equals its midnight",
+        R(
+            (dt.date(2024, 1, 31),),
+        ),
+        R(
+            (dt.datetime(2024, 1, 31),),
+        ),
+        None,
+        SET,
+        True,
+        True,
+    ),
+    (
+        "date vs other day",
+        R(
+            (dt.date(2024, 1, 31),),
+        ),
+        R(
+            (dt.datetime(2024, 1, 31, 1),),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
     (
         "aware timestamps in UTC",
-        R((dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc),),),
-        R((dt.datetime(2024, 1, 1, 13, tzinfo=dt.timezone(dt.timedelta(hours=1))),),),
+        R(
+            (dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc),),
+        ),
+        R(
+            (dt.datetime(2024, 1, 1, 13, tzinfo=dt.timezone(dt.timedelta(hours=1))),),
+        ),
         None,
         SET,
         True,
@@ -112,8 +380,28 @@ CASES = [
     # ---- empty results
     ("empty vs empty", R(cols=["a"]), R(cols=["x", "y"]), None, SET, True, False),
     ("empty vs empty same width", R(cols=["a"]), R(cols=["x"]), None, SET, True, True),
-    ("empty gold vs rows", R(cols=["a"]), R((1,),), None, SET, False, False),
-    ("rows vs empty prediction", R((1,),), R(cols=["a"]), None, SET, False, False),
+    (
+        "empty gold vs rows",
+        R(cols=["a"]),
+        R(
+            (1,),
+        ),
+        None,
+        SET,
+        False,
+        False,
+    ),
+    (
+        "rows vs empty prediction",
+        R(
+            (1,),
+        ),
+        R(cols=["a"]),
+        None,
+        SET,
+        False,
+        False,
+    ),
     # ---- duplicates
     ("duplicates ignored (set)", R((1,), (1,), (2,)), R((1,), (2,)), None, SET, True, True),
     ("duplicates count (bag)", R((1,), (1,), (2,)), R((1,), (2,)), None, BAG, False, False),
@@ -186,8 +474,30 @@ CASES = [
         True,
         False,
     ),
-    ("shape 1x1 vs 1x3 of same value", R((7,),), R((7, 7, 7),), None, SET, True, False),
-    ("shape 1x1 vs 3x1", R((7,),), R((7,), (8,), (9,)), None, SET, False, False),
+    (
+        "shape 1x1 vs 1x3 of same value",
+        R(
+            (7,),
+        ),
+        R(
+            (7, 7, 7),
+        ),
+        None,
+        SET,
+        True,
+        False,
+    ),
+    (
+        "shape 1x1 vs 3x1",
+        R(
+            (7,),
+        ),
+        R((7,), (8,), (9,)),
+        None,
+        SET,
+        False,
+        False,
+    ),
 ]
 
 
@@ -205,15 +515,61 @@ def test_comparator_table(gold, pred, order_keys, options, correct, exact):
 
 
 def test_judge_any_expansion_matches():
-    golds = [GoldCase(R((1, "a"),)), GoldCase(R(("a",),))]
-    assert judge(golds, R(("a",),), SET).correct
-    assert judge(golds, R(("a",),), SET).exact_match
-    assert not judge(golds, R(("b",),), SET).correct
+    golds = [
+        GoldCase(
+            R(
+                (1, "a"),
+            )
+        ),
+        GoldCase(
+            R(
+                ("a",),
+            )
+        ),
+    ]
+    assert judge(
+        golds,
+        R(
+            ("a",),
+        ),
+        SET,
+    ).correct
+    assert judge(
+        golds,
+        R(
+            ("a",),
+        ),
+        SET,
+    ).exact_match
+    assert not judge(
+        golds,
+        R(
+            ("b",),
+        ),
+        SET,
+    ).correct
 
 
 def test_judge_prefers_exact_match():
-    golds = [GoldCase(R((1, "a"),)), GoldCase(R((1,),))]
-    verdict = judge(golds, R((1,),), SET)
+    golds = [
+        GoldCase(
+            R(
+                (1, "a"),
+            )
+        ),
+        GoldCase(
+            R(
+                (1,),
+            )
+        ),
+    ]
+    verdict = judge(
+        golds,
+        R(
+            (1,),
+        ),
+        SET,
+    )
     assert verdict.correct and verdict.exact_match
 
 

@@ -13,8 +13,18 @@ from conftest import ROOT, SAMPLE, run_cli, sample_args
 from eval.cli import main
 
 OUTPUT_COLUMNS = [
-    "generated_query", "correct", "exact_match", "error_db_exec", "timeout", "error_msg",
-    "latency_seconds", "gold_error", "empty_gold", "mismatch", "prompt_tokens", "completion_tokens",
+    "generated_query",
+    "correct",
+    "exact_match",
+    "error_db_exec",
+    "timeout",
+    "error_msg",
+    "latency_seconds",
+    "gold_error",
+    "empty_gold",
+    "mismatch",
+    "prompt_tokens",
+    "completion_tokens",
 ]
 
 
@@ -41,7 +51,15 @@ def test_output_csv_keeps_input_columns_then_results(cache_dir, tmp_path):
     assert main(sample_args(cache_dir, out)) == 0
     with out.open(newline="") as handle:
         header = next(csv.reader(handle))
-    assert header == ["question", "query", "db_name", "query_category", "instructions", "difficulty", *OUTPUT_COLUMNS]
+    assert header == [
+        "question",
+        "query",
+        "db_name",
+        "query_category",
+        "instructions",
+        "difficulty",
+        *OUTPUT_COLUMNS,
+    ]
     first = read_csv(out)[0]
     assert first["difficulty"] == "easy"
     assert first["generated_query"] == "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'"
@@ -112,7 +130,9 @@ def test_schema_change_rebuilds_database(cache_dir, tmp_path):
     schemas = tmp_path / "schemas"
     shutil.copytree(SAMPLE / "schemas", schemas)
     questions = tmp_path / "q.csv"
-    questions.write_text("question,query,db_name,query_category\nHow many?,SELECT COUNT(*) FROM courses,school,where\n")
+    questions.write_text(
+        "question,query,db_name,query_category\nHow many?,SELECT COUNT(*) FROM courses,school,where\n"
+    )
     predictions = tmp_path / "p.csv"
     predictions.write_text(
         "question,query,db_name,query_category,generated_query\n"
@@ -139,7 +159,22 @@ def test_defog_style_schema_folder(cache_dir, tmp_path):
     questions = tmp_path / "q.csv"
     questions.write_text("question,query,db_name,query_category\nLabels?,SELECT label FROM t,tiny,where\n")
     out = tmp_path / "d.csv"
-    assert main(["-q", str(questions), "--schemas", str(schemas), "--cache-dir", str(cache_dir), "-o", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                str(questions),
+                "--schemas",
+                str(schemas),
+                "--cache-dir",
+                str(cache_dir),
+                "-o",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert read_csv(out)[0]["correct"] == "1"
 
 
@@ -155,20 +190,48 @@ def bad_questions(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     "make_args,expected",
     [
-        (lambda t: ["-q", str(bad_questions(t, "question,db_name,query_category\nq,shop,where\n"))], "missing required column(s): query"),
-        (lambda t: ["-q", str(bad_questions(t, "question,query,db_name,query_category\nq,SELECT 1,nowhere,where\n"))], "no schema for database 'nowhere'"),
+        (
+            lambda t: ["-q", str(bad_questions(t, "question,db_name,query_category\nq,shop,where\n"))],
+            "missing required column(s): query",
+        ),
+        (
+            lambda t: [
+                "-q",
+                str(bad_questions(t, "question,query,db_name,query_category\nq,SELECT 1,nowhere,where\n")),
+            ],
+            "no schema for database 'nowhere'",
+        ),
         (lambda t: ["-q", str(t / "absent.csv")], "file not found"),
         (lambda t: ["-r", "orcale"], "Did you mean oracle"),
         (lambda t: ["-r", "file"], "needs --predictions"),
-        (lambda t: ["-r", "file", "--predictions", str(SAMPLE / "questions.csv")], "missing required column: generated_query"),
-        (lambda t: ["-r", "file", "--predictions", str(bad_questions(t, "question,query\n\"unterminated,x\n"))], "missing required column"),
+        (
+            lambda t: ["-r", "file", "--predictions", str(SAMPLE / "questions.csv")],
+            "missing required column: generated_query",
+        ),
+        (
+            lambda t: [
+                "-r",
+                "file",
+                "--predictions",
+                str(bad_questions(t, 'question,query\n"unterminated,x\n')),
+            ],
+            "missing required column",
+        ),
         (lambda t: ["-p", "0"], "must be at least 1"),
         (lambda t: ["-t", "abc"], "expected a number"),
         (lambda t: ["--schemas", str(t / "nope")], "schemas directory not found"),
     ],
     ids=[
-        "missing-column", "unknown-db", "missing-file", "unknown-runner", "file-without-predictions",
-        "predictions-without-generated-query", "malformed-predictions", "bad-parallel", "bad-timeout", "missing-schemas",
+        "missing-column",
+        "unknown-db",
+        "missing-file",
+        "unknown-runner",
+        "file-without-predictions",
+        "predictions-without-generated-query",
+        "malformed-predictions",
+        "bad-parallel",
+        "bad-timeout",
+        "missing-schemas",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cache_dir, tmp_path, make_args, expected):

@@ -26,16 +26,41 @@ def slow_predictions(path: Path, sleep_s: float) -> Path:
                 f"WITH pause AS (SELECT pg_sleep({sleep_s})) /* {i} */ "
                 "SELECT COUNT(*) FROM customers, pause WHERE city = 'Lisbon'"
             )
-            writer.writerow(["How many customers live in Lisbon?", "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'", "shop", "where", sql])
+            writer.writerow(
+                [
+                    "How many customers live in Lisbon?",
+                    "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'",
+                    "shop",
+                    "where",
+                    sql,
+                ]
+            )
     return path
 
 
 def start_run(predictions: Path, cache_dir: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "-r", "file", "--predictions", str(predictions),
-         "--schemas", str(SAMPLE / "schemas"), "--cache-dir", str(cache_dir), "-o", str(out),
-         "-p", "2", "--no-progress"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "-r",
+            "file",
+            "--predictions",
+            str(predictions),
+            "--schemas",
+            str(SAMPLE / "schemas"),
+            "--cache-dir",
+            str(cache_dir),
+            "-o",
+            str(out),
+            "-p",
+            "2",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -66,7 +91,9 @@ def test_server_killed_mid_run_every_question_gets_a_verdict(tmp_path):
     rows = list(csv.DictReader(out.open(newline="")))
     assert len(rows) == N_SLOW
     # Queries cut off by the crash were retried on the restarted server.
-    assert [r["correct"] for r in rows] == ["1"] * N_SLOW, [r["error_msg"] for r in rows if r["correct"] != "1"]
+    assert [r["correct"] for r in rows] == ["1"] * N_SLOW, [
+        r["error_msg"] for r in rows if r["correct"] != "1"
+    ]
     assert "connection lost" in stderr
 
 

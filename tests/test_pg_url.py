@@ -36,21 +36,36 @@ def own_schemas(tmp_path, name: str):
     schemas = tmp_path / "schemas"
     shutil.copytree(SAMPLE / "schemas" / "shop", schemas / name)
     questions = tmp_path / "q.csv"
-    questions.write_text(f"question,query,db_name,query_category\nHow many?,SELECT COUNT(*) FROM orders,{name},where\n")
+    questions.write_text(
+        f"question,query,db_name,query_category\nHow many?,SELECT COUNT(*) FROM orders,{name},where\n"
+    )
     return schemas, questions
 
 
 def test_superuser_url_builds_databases_and_the_reader_role(server, cache_dir, tmp_path):
     schemas, questions = own_schemas(tmp_path, "shop_url")
     out = tmp_path / "o.csv"
-    proc = run_cli("-q", questions, "--schemas", schemas, "--pg-url", socket_url(server, "postgres"),
-                   "--cache-dir", cache_dir, "-o", out, "--no-progress")
+    proc = run_cli(
+        "-q",
+        questions,
+        "--schemas",
+        schemas,
+        "--pg-url",
+        socket_url(server, "postgres"),
+        "--cache-dir",
+        cache_dir,
+        "-o",
+        out,
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     assert next(csv.DictReader(out.open()))["correct"] == "1"
     conn = psycopg2.connect(server.get_uri("shop_url"))
     with conn.cursor() as cur:
-        cur.execute("SELECT has_table_privilege('sqlharness_reader', 'orders', 'INSERT'), "
-                    "has_table_privilege('sqlharness_reader', 'orders', 'SELECT')")
+        cur.execute(
+            "SELECT has_table_privilege('sqlharness_reader', 'orders', 'INSERT'), "
+            "has_table_privilege('sqlharness_reader', 'orders', 'SELECT')"
+        )
         assert cur.fetchone() == (False, True)
     conn.close()
 
@@ -76,15 +91,36 @@ def test_foreign_database_is_not_touched(server, cache_dir, tmp_path):
     admin(server, "DROP DATABASE IF EXISTS shop_foreign")
     admin(server, "CREATE DATABASE shop_foreign")
     schemas, questions = own_schemas(tmp_path, "shop_foreign")
-    proc = run_cli("-q", questions, "--schemas", schemas, "--pg-url", socket_url(server, "postgres"),
-                   "--cache-dir", cache_dir, "-o", tmp_path / "o.csv", "--no-progress")
+    proc = run_cli(
+        "-q",
+        questions,
+        "--schemas",
+        schemas,
+        "--pg-url",
+        socket_url(server, "postgres"),
+        "--cache-dir",
+        cache_dir,
+        "-o",
+        tmp_path / "o.csv",
+        "--no-progress",
+    )
     assert proc.returncode == 2
     assert "was not created by the harness" in proc.stderr
 
 
 def test_unreachable_server_is_one_line(cache_dir, tmp_path):
-    proc = run_cli("-q", SAMPLE / "questions.csv", "--schemas", SAMPLE / "schemas",
-                   "--pg-url", "postgresql://nobody@127.0.0.1:1/postgres", "--cache-dir", cache_dir,
-                   "-o", tmp_path / "o.csv", "--no-progress")
+    proc = run_cli(
+        "-q",
+        SAMPLE / "questions.csv",
+        "--schemas",
+        SAMPLE / "schemas",
+        "--pg-url",
+        "postgresql://nobody@127.0.0.1:1/postgres",
+        "--cache-dir",
+        cache_dir,
+        "-o",
+        tmp_path / "o.csv",
+        "--no-progress",
+    )
     assert proc.returncode == 2
     assert "cannot connect to PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr

@@ -34,7 +34,10 @@ HOSTILE = [
     ("SELECT pg_sleep(30)", "statement timeout"),
     ("SELECT COUNT(*) FROM generate_series(1, 100000000000)", "statement timeout"),
     ("SELECT * FROM generate_series(1, 10000000)", "result too large"),
-    ("SELECT * FROM orders a, orders b, orders c, orders d, orders e, orders f, orders g, orders h", "result too large"),
+    (
+        "SELECT * FROM orders a, orders b, orders c, orders d, orders e, orders f, orders g, orders h",
+        "result too large",
+    ),
     ("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE", "not a query"),
     ("COMMIT", "not a query"),
     ("ROLLBACK", "not a query"),
@@ -76,13 +79,17 @@ def checksums(uri_for) -> dict[str, str]:
             tables = [t for (t,) in cur.fetchall()]
             sums[f"{db}:tables"] = ",".join(tables)
             for table in tables:
-                cur.execute(f'SELECT md5(string_agg(t::text, \',\' ORDER BY t::text)) FROM "{table}" t')
+                cur.execute(f"SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM \"{table}\" t")
                 sums[f"{db}.{table}"] = cur.fetchone()[0]
-            cur.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'")
+            cur.execute(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'"
+            )
             sums[f"{db}:functions"] = str(cur.fetchone()[0])
         conn.close()
     with psycopg2.connect(uri_for("postgres")) as conn, conn.cursor() as cur:
-        cur.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'sqlharness_reader'")
+        cur.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'sqlharness_reader'"
+        )
         sums["reader"] = str(cur.fetchone())
         cur.execute("SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%auto.conf'")
         sums["auto.conf"] = str(sorted(cur.fetchall()))
@@ -101,8 +108,20 @@ def uri_for(cache_dir):
 def test_hostile_corpus(cache_dir, tmp_path, uri_for):
     assert len(HOSTILE) >= 30
     # Seed the databases and take the checksums before anything hostile runs.
-    assert run_cli("-q", SAMPLE / "questions.csv", "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir,
-                   "-o", tmp_path / "seed.csv", "--no-progress").returncode == 0
+    assert (
+        run_cli(
+            "-q",
+            SAMPLE / "questions.csv",
+            "--schemas",
+            SAMPLE / "schemas",
+            "--cache-dir",
+            cache_dir,
+            "-o",
+            tmp_path / "seed.csv",
+            "--no-progress",
+        ).returncode
+        == 0
+    )
     before = checksums(uri_for)
 
     predictions = tmp_path / "hostile.csv"
@@ -112,11 +131,26 @@ def test_hostile_corpus(cache_dir, tmp_path, uri_for):
         for i, (sql, _) in enumerate(HOSTILE):
             writer.writerow([ORDINARY[0], ORDINARY[1], "shop", "where", sql])
             # The same right answer, written differently each time so it really runs again.
-            writer.writerow([ORDINARY[0], ORDINARY[1], "shop", "where", f"SELECT COUNT(*) /* after {i} */ FROM orders"])
+            writer.writerow(
+                [ORDINARY[0], ORDINARY[1], "shop", "where", f"SELECT COUNT(*) /* after {i} */ FROM orders"]
+            )
     out = tmp_path / "hostile_out.csv"
     proc = run_cli(
-        "-r", "file", "--predictions", predictions, "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir,
-        "-o", out, "-p", "1", "-t", "1", "--no-progress",
+        "-r",
+        "file",
+        "--predictions",
+        predictions,
+        "--schemas",
+        SAMPLE / "schemas",
+        "--cache-dir",
+        cache_dir,
+        "-o",
+        out,
+        "-p",
+        "1",
+        "-t",
+        "1",
+        "--no-progress",
     )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(out.open(newline="")))

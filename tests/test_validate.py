@@ -17,15 +17,21 @@ def test_sample_benchmark_is_valid(cache_dir):
     proc = validate(cache_dir, SAMPLE / "questions.csv")
     assert proc.returncode == 0, proc.stdout
     assert "12 questions, 0 problem(s)" in proc.stdout
-    assert "shop               1          1          2          1          1          2       8" in proc.stdout
+    assert (
+        "shop               1          1          2          1          1          2       8" in proc.stdout
+    )
 
 
 @pytest.mark.parametrize(
     "query,category,expected",
     [
-        ("SELECT title FROM products ORDER BY price DESC LIMIT 2", "order_by", "tie on the ORDER BY keys at LIMIT 2"),
+        (
+            "SELECT title FROM products ORDER BY price DESC LIMIT 2",
+            "order_by",
+            "tie on the ORDER BY keys at LIMIT 2",
+        ),
         ("SELECT title FROM products WHERE price > 1000", "where", "gold returns no rows"),
-        ("SELECT nope FROM products", "where", "gold fails: column \"nope\" does not exist"),
+        ("SELECT nope FROM products", "where", 'gold fails: column "nope" does not exist'),
         ("SELECT title FROM products", "misc", "unknown query_category 'misc'"),
         ("SELECT {title FROM products", "where", "cannot be expanded"),
         ("SELECT random() AS r FROM products", "where", "not deterministic"),
@@ -49,7 +55,9 @@ def test_tie_broken_by_second_key_is_fine(cache_dir, tmp_path):
     assert validate(cache_dir, questions).returncode == 0
 
 
-@pytest.mark.skipif(not (ROOT / "data" / "questions_gen.csv").exists(), reason="bundled benchmark not present")
+@pytest.mark.skipif(
+    not (ROOT / "data" / "questions_gen.csv").exists(), reason="bundled benchmark not present"
+)
 def test_bundled_benchmark_is_valid(cache_dir):
     proc = validate(cache_dir, ROOT / "data" / "questions_gen.csv", ROOT / "data" / "schemas")
     assert proc.returncode == 0, proc.stdout[-3000:]

@@ -85,7 +85,9 @@ class EmbeddedServer:
         try:
             return self._pgserver.get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises subprocess errors of several kinds
-            raise DatabaseUnavailable(f"cannot start the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
+            raise DatabaseUnavailable(
+                f"cannot start the embedded PostgreSQL in {self.pgdata}: {exc}"
+            ) from exc
 
     def params(self, db_name: str) -> dict[str, str]:
         return dict(psycopg2.extensions.parse_dsn(self._server.get_uri(db_name)))
@@ -104,7 +106,9 @@ class EmbeddedServer:
         deadline = time.monotonic() + 20
         while not self._answers():
             if time.monotonic() > deadline:
-                raise DatabaseUnavailable("the embedded PostgreSQL stopped answering and could not be restarted")
+                raise DatabaseUnavailable(
+                    "the embedded PostgreSQL stopped answering and could not be restarted"
+                )
             if self._postmaster_alive():
                 time.sleep(0.2)
                 continue
@@ -270,7 +274,8 @@ class PostgresBackend(Backend):
             )
         log.warning(
             "RUNNING GENERATED SQL AS %r, A ROLE THAT CAN WRITE: only READ ONLY transactions "
-            "and rollbacks protect the databases", user
+            "and rollbacks protect the databases",
+            user,
         )
         self.reader_user = user
 
@@ -291,11 +296,19 @@ class PostgresBackend(Backend):
             )
         building = f"{name}__building"
         cur.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(building)))
-        cur.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(pgsql.Identifier(building)))
+        cur.execute(
+            pgsql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                pgsql.Identifier(building)
+            )
+        )
         self._seed(building, source)
         if row is not None:
             cur.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(name)))
-        cur.execute(pgsql.SQL("ALTER DATABASE {} RENAME TO {}").format(pgsql.Identifier(building), pgsql.Identifier(name)))
+        cur.execute(
+            pgsql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                pgsql.Identifier(building), pgsql.Identifier(name)
+            )
+        )
         cur.execute(pgsql.SQL("COMMENT ON DATABASE {} IS %s").format(pgsql.Identifier(name)), (marker,))
 
     def _seed(self, db_name: str, source: SchemaSource) -> None:
@@ -334,7 +347,9 @@ class PostgresBackend(Backend):
                 (list(_REVOKED_FUNCTIONS),),
             )
             for (signature,) in cur.fetchall():
-                cur.execute(pgsql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(pgsql.SQL(signature)))
+                cur.execute(
+                    pgsql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(pgsql.SQL(signature))
+                )
             conn.commit()
 
     def content_hash(self, db_name: str) -> str:
