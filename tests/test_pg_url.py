@@ -70,8 +70,19 @@ def test_superuser_url_builds_databases_and_the_reader_role(server, cache_dir, t
     conn.close()
 
 
-def test_role_that_can_write_is_refused_unless_allowed(server, cache_dir, tmp_path):
-    admin(server, "DROP ROLE IF EXISTS limited_owner")
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of its own, where no sqlharness_reader role exists yet."""
+    import pgserver
+
+    (tmp_path / "fresh").mkdir()
+    server = pgserver.get_server(tmp_path / "fresh", cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+def test_role_that_can_write_is_refused_unless_allowed(fresh_server, cache_dir, tmp_path):
+    server = fresh_server
     admin(server, "CREATE ROLE limited_owner LOGIN CREATEDB")
     schemas, questions = own_schemas(tmp_path, "shop_limited")
     url = socket_url(server, "limited_owner")
@@ -124,3 +135,36 @@ def test_unreachable_server_is_one_line(cache_dir, tmp_path):
     )
     assert proc.returncode == 2
     assert "cannot connect to PostgreSQL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_reader_role_made_by_a_dba_is_used(server, cache_dir, tmp_path):
+    admin(server, "DROP ROLE IF EXISTS owner_only")
+    admin(server, "CREATE ROLE owner_only LOGIN CREATEDB")
+    schemas, questions = own_schemas(tmp_path, "shop_dba")
+    predictions = tmp_path / "p.csv"
+    predictions.write_text(
+        "question,query,db_name,query_category,generated_query\n"
+        "How many?,SELECT COUNT(*) FROM orders,shop_dba,where,SELECT COUNT(*) FROM orders\n"
+        "How many?,SELECT COUNT(*) FROM orders,shop_dba,where,SELECT current_user = 'sqlharness_reader'\n"
+    )
+    out = tmp_path / "o.csv"
+    proc = run_cli(
+        "-r",
+        "file",
+        "--predictions",
+        predictions,
+        "--schemas",
+        schemas,
+        "--pg-url",
+        socket_url(server, "owner_only"),
+        "--cache-dir",
+        cache_dir,
+        "-o",
+        out,
+        "--no-progress",
+        env={"SQLHARNESS_READER_PASSWORD": "unused-with-trust-auth"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["correct"] == "1"
+    assert rows[1]["error_msg"] == "" and rows[1]["correct"] == "0"  # ran, as the reader

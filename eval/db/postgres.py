@@ -36,6 +36,7 @@ from eval.schemas import SchemaSource
 log = logging.getLogger(__name__)
 
 READER_ROLE = "sqlharness_reader"
+READER_PASSWORD_ENV = "SQLHARNESS_READER_PASSWORD"
 MARKER = "sqlharness build "
 _FETCH_CHUNK = 5_000
 # Functions a reader could use to disturb other sessions of the same role (our own pool).
@@ -263,14 +264,25 @@ class PostgresBackend(Backend):
             cur.execute(pgsql.SQL("ALTER ROLE {} SET {} = %s").format(role, pgsql.Identifier(key)), (value,))
 
     def _use_own_role(self, cur) -> None:
-        """No right to create the reader role: run as the connecting role only if allowed."""
+        """No right to create the reader role: use one a DBA made, or the connecting role if allowed."""
         cur.execute("SELECT current_user")
         user = cur.fetchone()[0]
+        cur.execute(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = %s", (READER_ROLE,)
+        )
+        existing = cur.fetchone()
+        if existing is not None and not existing[0]:
+            # Created beforehand (README, Security); we grant it access to what we build.
+            password = os.environ.get(READER_PASSWORD_ENV)
+            if password is not None:
+                self.server.reader_password = password
+            return
         if not self.allow_writable_role:
             raise BadInput(
                 f"role {user!r} cannot create the read-only role {READER_ROLE!r} (needs CREATEROLE), "
-                "and generated SQL will not run through a role that can write. Create it yourself "
-                f"(see README, Security) or pass --allow-writable-role to accept the risk"
+                "and generated SQL will not run through a role that can write. Have it created "
+                f"(see README, Security; its password goes in {READER_PASSWORD_ENV}) "
+                "or pass --allow-writable-role to accept the risk"
             )
         log.warning(
             "RUNNING GENERATED SQL AS %r, A ROLE THAT CAN WRITE: only READ ONLY transactions "
