@@ -28,26 +28,42 @@ ORDER BY c.relname, a.attnum
 """
 
 
+_KEYS_SQL = """
+SELECT c.conrelid::regclass::text, pg_get_constraintdef(c.oid)
+FROM pg_constraint c
+JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE c.contype IN ('p', 'f') AND n.nspname = 'public'
+ORDER BY 1, c.contype DESC, 2
+"""
+
+
 def describe_tables(conn, inline: Mapping[tuple[str, str], str] | None = None) -> str:
-    """CREATE TABLE statements for every table in ``public``, descriptions as comments."""
+    """CREATE TABLE statements for every table in ``public``: columns, keys, descriptions."""
     with conn.cursor() as cur:
         cur.execute(_COLUMNS_SQL)
         rows = cur.fetchall()
+        cur.execute(_KEYS_SQL)
+        keys = cur.fetchall()
     conn.rollback()
     inline = inline or {}
-    tables: dict[str, list[str]] = defaultdict(list)
+    items: dict[str, list[tuple[str, str]]] = defaultdict(list)  # table -> (definition, comment)
     table_comments: dict[str, str] = {}
     for table, table_comment, column, col_type, comment in rows:
-        description = comment or inline.get((table, column), "")
-        line = f"  {column} {col_type}"
-        tables[table].append(line + (f" -- {_one_line(description)}" if description else ""))
+        items[table].append((f"{column} {col_type}", comment or inline.get((table, column), "")))
         table_comments[table] = table_comment or inline.get((table, ""), "")
-    blocks = []
-    for table, lines in tables.items():
-        head = f"-- {_one_line(table_comments[table])}\n" if table_comments[table] else ""
-        body = ",\n".join(lines)
-        blocks.append(f"{head}CREATE TABLE {table} (\n{body}\n);")
-    return "\n\n".join(blocks)
+    for table, definition in keys:
+        if table in items:
+            items[table].append((definition, ""))
+    return "\n\n".join(_create_table(t, items[t], table_comments[t]) for t in items)
+
+
+def _create_table(table: str, items: list[tuple[str, str]], comment: str) -> str:
+    lines = []
+    for i, (definition, description) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        lines.append(f"  {definition}{comma}" + (f" -- {_one_line(description)}" if description else ""))
+    head = f"-- {_one_line(comment)}\n" if comment else ""
+    return head + f"CREATE TABLE {table} (\n" + "\n".join(lines) + "\n);"
 
 
 def inline_comments(source: SchemaSource) -> dict[tuple[str, str], str]:
@@ -80,8 +96,10 @@ def _collect(statement: str, found: dict[tuple[str, str], str]) -> None:
     if tree.comments:
         found[(table, "")] = " ".join(c.strip() for c in tree.comments)
     for column in tree.find_all(exp.ColumnDef):
-        if column.comments:
-            found[(table, column.name)] = " ".join(c.strip() for c in column.comments)
+        # sqlglot attaches a trailing comment to the column or to its last constraint.
+        comments = [c.strip() for node in column.walk() for c in (node.comments or [])]
+        if comments:
+            found[(table, column.name)] = " ".join(comments)
 
 
 def _one_line(text: str) -> str:
