@@ -183,7 +183,7 @@ def _column(values: np.ndarray, rel_tol: float) -> _Column:
     types = set(map(type, values))
     if type(None) in types:
         types.discard(type(None))
-        nulls = np.equal(values, None).astype(bool)
+        nulls = np.equal(values, None).astype(bool)  # type: ignore[call-overload]  # elementwise "is NULL"
     else:
         nulls = np.zeros(len(values), dtype=bool)
     if types and types <= {int, float, decimal.Decimal}:

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from eval.comparator import CompareOptions, GoldCase, judge
 from eval.db.base import Backend
@@ -176,10 +176,16 @@ class Evaluator:
                 gold_error = f"gold query failed: {result.error}"
                 break
             golds.append(GoldCase(result, keys))
-        base = dict(
+        row = ResultRow(
             question=question,
             generated_query=prediction.sql,
+            correct=False,
+            exact_match=False,
+            error_db_exec=False,
+            timeout=False,
+            error_msg="",
             latency_seconds=prediction.latency_s,
+            gold_error=gold_error,
             extra={
                 "prompt_tokens": prediction.prompt_tokens,
                 "completion_tokens": prediction.completion_tokens,
@@ -187,42 +193,21 @@ class Evaluator:
         )
         empty_gold = bool(golds) and all(not g.result.rows for g in golds)
         if prediction.error is not None:
-            return _row(base, error_msg=f"generation failed: {prediction.error}", gold_error=gold_error)
+            return replace(row, error_msg=f"generation failed: {prediction.error}")
         try:
             sql = runnable_query(prediction.sql)
         except (UnsafeSqlError, SqlTextError) as exc:
-            return _row(base, error_db_exec=True, error_msg=f"not run: {exc}", gold_error=gold_error)
+            return replace(row, error_db_exec=True, error_msg=f"not run: {exc}")
         pred = self._result(question.db_name, sql, gold=False)
         if not pred.ok:
-            return _row(
-                base,
-                error_db_exec=True,
-                timeout=pred.timeout,
-                error_msg=pred.error or "",
-                gold_error=gold_error,
-            )
+            return replace(row, error_db_exec=True, timeout=pred.timeout, error_msg=pred.error or "")
         if gold_error:
-            return _row(base, gold_error=gold_error)
+            return row
         verdict = judge(golds, pred, self.compare_options)
-        return _row(
-            base,
+        return replace(
+            row,
             correct=verdict.correct,
             exact_match=verdict.exact_match,
             mismatch="" if verdict.correct else verdict.reason,
             empty_gold=empty_gold,
         )
-
-
-def _row(base: dict, **fields) -> ResultRow:
-    values = {
-        "correct": False,
-        "exact_match": False,
-        "error_db_exec": False,
-        "timeout": False,
-        "error_msg": "",
-        "gold_error": "",
-        "empty_gold": False,
-        "mismatch": "",
-    }
-    values.update(fields)
-    return ResultRow(**base, **values)

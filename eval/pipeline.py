@@ -123,7 +123,8 @@ def run(config: RunConfig) -> int:
         evaluation_s = time.perf_counter() - t0
 
     summary = summarize(rows)
-    source_file = Path(config.runner_config.predictions) if config.runner == "file" else config.questions
+    predictions_file = config.runner_config.predictions
+    source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     meta = {
         "harness_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

@@ -41,7 +41,7 @@ def split_statements(sql: str, dialect: str = DIALECT) -> list[str]:
 def _statements(sql: str, tokens: list[Token]) -> list[tuple[str, list[Token]]]:
     """Each statement's text (trimmed, no ``;``) and its tokens."""
     pieces: list[tuple[str, list[Token]]] = []
-    start, current = 0, []
+    start, current = 0, list[Token]()
     for token in [*tokens, None]:
         if token is None or token.token_type == TokenType.SEMICOLON:
             end = token.start if token is not None else len(sql)
@@ -216,9 +216,8 @@ def check_query(sql: str, dialect: str = DIALECT) -> CheckedQuery:
         raise UnsafeSqlError(f"{len(statements)} statements; exactly one query is allowed")
     text, tokens = statements[0]
     try:
-        trees = [
-            t for t in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql) if t is not None
-        ]
+        parsed = sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
+        trees = [t for t in parsed if isinstance(t, exp.Expression)]
     except ParseError as exc:
         _check_tokens(tokens, exc)
         return CheckedQuery(text, None)
@@ -314,7 +313,11 @@ def _projection_index(key: exp.Expression, projections: list[exp.Expression]) ->
     key_sql = key.sql(dialect=DIALECT).lower()
     key_name = key.name.lower() if isinstance(key, exp.Column) else None
     for i, projection in enumerate(projections):
-        if key_name is not None and not key.table and projection.alias_or_name.lower() == key_name:
+        if (
+            key_name is not None
+            and not key.args.get("table")
+            and projection.alias_or_name.lower() == key_name
+        ):
             return i
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         if inner.sql(dialect=DIALECT).lower() == key_sql:

@@ -137,7 +137,7 @@ def count_table(questions: Sequence[Question]) -> str:
     lines = [_table("db_name", [q.db_name for q in questions], [q.category for q in questions], categories)]
     difficulties = [q.fields.get("difficulty", "") for q in questions]
     if any(difficulties):
-        levels = [d for d in ("easy", "medium", "hard", "extra-hard") if d in difficulties]
+        levels: list[str] = [d for d in ("easy", "medium", "hard", "extra-hard") if d in difficulties]
         levels += sorted(set(difficulties) - set(levels))
         lines.append(_table("category", [q.category for q in questions], difficulties, levels))
     return "\n\n".join(lines)

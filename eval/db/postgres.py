@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg2
@@ -90,7 +91,7 @@ class EmbeddedServer:
                 f"cannot start the embedded PostgreSQL in {self.pgdata}: {exc}"
             ) from exc
 
-    def params(self, db_name: str) -> dict[str, str]:
+    def params(self, db_name: str) -> dict[str, Any]:
         return dict(psycopg2.extensions.parse_dsn(self._server.get_uri(db_name)))
 
     def pid(self) -> int | None:
@@ -154,14 +155,14 @@ class ExternalServer:
 
     def __init__(self, url: str, cache_dir: Path) -> None:
         try:
-            self._params = dict(psycopg2.extensions.parse_dsn(url))
+            self._params: dict[str, Any] = dict(psycopg2.extensions.parse_dsn(url))
         except psycopg2.ProgrammingError as exc:
             raise BadInput(f"--pg-url is not a PostgreSQL URL: {exc}") from exc
         self._params.pop("dbname", None)
         self.can_manage_roles = False  # decided in PostgresBackend._setup_reader
         self.reader_password = _reader_password(cache_dir)
 
-    def params(self, db_name: str) -> dict[str, str]:
+    def params(self, db_name: str) -> dict[str, Any]:
         return {**self._params, "dbname": db_name}
 
     def restart_if_down(self) -> bool:
