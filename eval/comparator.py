@@ -240,6 +240,8 @@ def _time_key(value: object) -> str | None:
 def _other_key(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes:" + bytes(value).hex()  # psycopg2 gives bytea as memoryview
     if isinstance(value, (dict, list)):
         return type(value).__name__ + ":" + json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):

@@ -22,7 +22,8 @@ from eval.sqltext import SqlTextError, UnsafeSqlError, check_query, expand_gold,
 
 # Words with which a question asks for an ordered answer (with a gold ORDER BY, order counts).
 _ORDER_WORDS = re.compile(
-    r"\b(order(ed|ing)?|sort(ed|ing)?|rank(ed|ing)?|top|highest|lowest|first|last|"
+    r"\b(order(ed|ing)?|sort(ed|ing)?|rank(ed|ing)?|top|highest|lowest|"
+    r"(first|last)(?!(\s+and\s+last)?\s+names?\b)|"
     r"ascending|descending|alphabetical(ly)?|chronological(ly)?)\b",
     re.IGNORECASE,
 )

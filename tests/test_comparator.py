@@ -626,3 +626,8 @@ def test_dropping_a_distinct_row_is_always_wrong(rows, seed):
     victim = rng.choice(distinct)
     pred = [row for row in rows if row != victim]
     assert not compare(R(*rows), R(*pred)).correct
+
+
+def test_bytes_compare_by_content():
+    assert compare(R((memoryview(b"\x00\x01"),)), R((b"\x00\x01",))).correct
+    assert not compare(R((memoryview(b"\x00\x01"),)), R((memoryview(b"\x00\x02"),))).correct
