@@ -31,6 +31,13 @@ def admin(server, sql: str) -> None:
     conn.close()
 
 
+def url_run(server, user: str, cache_dir, *args, env=None):
+    """``main.py ARGS`` against ``server`` reached by URL as ``user``."""
+    return run_cli(
+        *args, "--pg-url", socket_url(server, user), "--cache-dir", cache_dir, "--no-progress", env=env
+    )
+
+
 def own_schemas(tmp_path, name: str):
     """The sample's shop database under another name, so this test builds its own."""
     schemas = tmp_path / "schemas"
@@ -45,19 +52,7 @@ def own_schemas(tmp_path, name: str):
 def test_superuser_url_builds_databases_and_the_reader_role(server, cache_dir, tmp_path):
     schemas, questions = own_schemas(tmp_path, "shop_url")
     out = tmp_path / "o.csv"
-    proc = run_cli(
-        "-q",
-        questions,
-        "--schemas",
-        schemas,
-        "--pg-url",
-        socket_url(server, "postgres"),
-        "--cache-dir",
-        cache_dir,
-        "-o",
-        out,
-        "--no-progress",
-    )
+    proc = url_run(server, "postgres", cache_dir, "-q", questions, "--schemas", schemas, "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert next(csv.DictReader(out.open()))["correct"] == "1"
     conn = psycopg2.connect(server.get_uri("shop_url"))
@@ -85,14 +80,15 @@ def test_role_that_can_write_is_refused_unless_allowed(fresh_server, cache_dir, 
     server = fresh_server
     admin(server, "CREATE ROLE limited_owner LOGIN CREATEDB")
     schemas, questions = own_schemas(tmp_path, "shop_limited")
-    url = socket_url(server, "limited_owner")
-    base = ["-q", questions, "--schemas", schemas, "--pg-url", url, "--cache-dir", cache_dir, "--no-progress"]
-    refused = run_cli(*base, "-o", tmp_path / "a.csv")
+    base = ["-q", questions, "--schemas", schemas]
+    refused = url_run(server, "limited_owner", cache_dir, *base, "-o", tmp_path / "a.csv")
     assert refused.returncode == 2
     assert "cannot create the read-only role" in refused.stderr and "--allow-writable-role" in refused.stderr
     assert not (tmp_path / "a.csv").exists()
 
-    allowed = run_cli(*base, "-o", tmp_path / "b.csv", "--allow-writable-role")
+    allowed = url_run(
+        server, "limited_owner", cache_dir, *base, "-o", tmp_path / "b.csv", "--allow-writable-role"
+    )
     assert allowed.returncode == 0, allowed.stderr
     assert "A ROLE THAT CAN WRITE" in allowed.stderr
     assert next(csv.DictReader((tmp_path / "b.csv").open()))["correct"] == "1"
@@ -102,18 +98,8 @@ def test_foreign_database_is_not_touched(server, cache_dir, tmp_path):
     admin(server, "DROP DATABASE IF EXISTS shop_foreign")
     admin(server, "CREATE DATABASE shop_foreign")
     schemas, questions = own_schemas(tmp_path, "shop_foreign")
-    proc = run_cli(
-        "-q",
-        questions,
-        "--schemas",
-        schemas,
-        "--pg-url",
-        socket_url(server, "postgres"),
-        "--cache-dir",
-        cache_dir,
-        "-o",
-        tmp_path / "o.csv",
-        "--no-progress",
+    proc = url_run(
+        server, "postgres", cache_dir, "-q", questions, "--schemas", schemas, "-o", tmp_path / "o.csv"
     )
     assert proc.returncode == 2
     assert "was not created by the harness" in proc.stderr
@@ -148,21 +134,9 @@ def test_reader_role_made_by_a_dba_is_used(server, cache_dir, tmp_path):
         "How many?,SELECT COUNT(*) FROM orders,shop_dba,where,SELECT current_user = 'sqlharness_reader'\n"
     )
     out = tmp_path / "o.csv"
-    proc = run_cli(
-        "-r",
-        "file",
-        "--predictions",
-        predictions,
-        "--schemas",
-        schemas,
-        "--pg-url",
-        socket_url(server, "owner_only"),
-        "--cache-dir",
-        cache_dir,
-        "-o",
-        out,
-        "--no-progress",
-        env={"SQLHARNESS_READER_PASSWORD": "unused-with-trust-auth"},
+    args = ["-r", "file", "--predictions", predictions, "--schemas", schemas, "-o", out]
+    proc = url_run(
+        server, "owner_only", cache_dir, *args, env={"SQLHARNESS_READER_PASSWORD": "unused-with-trust-auth"}
     )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(out.open()))

@@ -442,14 +442,18 @@ class PostgresBackend(Backend):
             restarted = self.server.restart_if_down()
             log.warning("database connection lost%s; retrying", ", server restarted" if restarted else "")
             self._epoch += 1
-            for pool in self._pools.values():
-                while True:
-                    try:
-                        stale = pool.get_nowait()
-                    except queue.Empty:
-                        break
-                    with contextlib.suppress(Exception):
-                        stale.conn.close()
+            self._close_pooled()
+
+    def _close_pooled(self) -> None:
+        """Close every idle pooled connection (after a crash they are all dead)."""
+        for pool in self._pools.values():
+            while True:
+                try:
+                    pooled = pool.get_nowait()
+                except queue.Empty:
+                    break
+                with contextlib.suppress(Exception):
+                    pooled.conn.close()
 
     # ---------------------------------------------------------------- admin
 
@@ -483,14 +487,7 @@ class PostgresBackend(Backend):
         return self._metadata[db_name]
 
     def close(self) -> None:
-        for pool in self._pools.values():
-            while True:
-                try:
-                    pooled = pool.get_nowait()
-                except queue.Empty:
-                    break
-                with contextlib.suppress(Exception):
-                    pooled.conn.close()
+        self._close_pooled()
         self.server.stop()
 
 
