@@ -15,6 +15,11 @@ from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, Ru
 REGISTRY: dict[str, tuple[str, str | None]] = {
     "oracle": ("runners.oracle:OracleRunner", None),
     "file": ("runners.file:FileRunner", None),
+    "hf": ("runners.hf:HFRunner", "hf"),
+    "vllm": ("runners.vllm_offline:VLLMRunner", "vllm"),
+    "openai": ("runners.openai_api:OpenAIRunner", "openai"),
+    "api": ("runners.openai_api:APIRunner", "openai"),
+    "llama-cpp": ("runners.llama_cpp:LlamaCppRunner", "llama-cpp"),
 }
 
 
