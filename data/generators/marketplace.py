@@ -197,7 +197,9 @@ def lit(value: object) -> str:
 def columns_of(table: str) -> list[str]:
     """The column names of ``table`` in SCHEMA, in order (so INSERTs never drift from the DDL)."""
     body = SCHEMA.split(f"CREATE TABLE {table} (\n", 1)[1].split("\n);", 1)[0]
-    return [line.split()[0] for line in body.splitlines()]
+    return [
+        line.split()[0] for line in body.splitlines() if not line.lstrip().startswith(("UNIQUE", "PRIMARY"))
+    ]
 
 
 def inserts(table: str, columns: list[str], rows: list[tuple], chunk: int = 200) -> str:
