@@ -1,4 +1,4 @@
-"""``main.py validate`` on the sample benchmark, on broken benchmarks, and on the bundled one."""
+"""``main.py validate`` on the sample benchmark and on broken benchmarks (the bundled one: test_bundled_benchmark.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLE, run_cli
+from conftest import SAMPLE, run_cli
 
 
 def validate(cache_dir: Path, questions: Path, schemas: Path = SAMPLE / "schemas"):
@@ -53,11 +53,3 @@ def test_tie_broken_by_second_key_is_fine(cache_dir, tmp_path):
         'question,query,db_name,query_category\nQ?,"SELECT title, price FROM products ORDER BY 2 DESC, title LIMIT 2",shop,order_by\n'
     )
     assert validate(cache_dir, questions).returncode == 0
-
-
-@pytest.mark.skipif(
-    not (ROOT / "data" / "questions_gen.csv").exists(), reason="bundled benchmark not present"
-)
-def test_bundled_benchmark_is_valid(cache_dir):
-    proc = validate(cache_dir, ROOT / "data" / "questions_gen.csv", ROOT / "data" / "schemas")
-    assert proc.returncode == 0, proc.stdout[-3000:]
