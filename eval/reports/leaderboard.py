@@ -62,7 +62,9 @@ def ranked(runs: Sequence[Run]) -> list[tuple[int, Run, RunStats]]:
     the same table.
     """
     scored = [(run, run_stats(run)) for run in runs]
-    scored.sort(key=lambda item: (-(item[1].accuracy if item[1].accuracy is not None else -1), str(item[0].path)))
+    scored.sort(
+        key=lambda item: (-(item[1].accuracy if item[1].accuracy is not None else -1), str(item[0].path))
+    )
     result: list[tuple[int, Run, RunStats]] = []
     for position, (run, stats) in enumerate(scored, start=1):
         tied = result and result[-1][2].accuracy == stats.accuracy
@@ -93,7 +95,10 @@ def _row(rank: int, run: Run, stats: RunStats) -> dict[str, Any]:
         "accuracy": stats.accuracy,
         "accuracy_ci95_low": low,
         "accuracy_ci95_high": high,
-        **{f"accuracy_{c}": stats.by_category[c].accuracy if c in stats.by_category else None for c in CATEGORIES},
+        **{
+            f"accuracy_{c}": stats.by_category[c].accuracy if c in stats.by_category else None
+            for c in CATEGORIES
+        },
         "suite_accuracy": stats.suite_accuracy,
         "sql_exact_match": stats.sql_exact_match,
         "error_rate": stats.error_rate,
@@ -148,7 +153,9 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def format_text(rows: Sequence[dict[str, Any]]) -> str:
     """A short table for the terminal (the CSV holds every column)."""
-    header = f"{'rank':>4}  {'run':<24} {'model':<20} {'n':>5}  {'accuracy (95% CI)':<24} {'suite':>6} {'sql=':>6}"
+    header = (
+        f"{'rank':>4}  {'run':<24} {'model':<20} {'n':>5}  {'accuracy (95% CI)':<24} {'suite':>6} {'sql=':>6}"
+    )
     lines = [header]
     for row in rows:
         accuracy = _pct(row["accuracy"])
@@ -180,7 +187,9 @@ def leaderboard_main(argv: list[str]) -> int:
         prog="main.py leaderboard",
         description="One row per run, best accuracy first, with a 95% Wilson interval (docs/reports.md).",
     )
-    parser.add_argument("results", nargs="+", type=Path, help="results CSVs (the summary JSON is read beside each)")
+    parser.add_argument(
+        "results", nargs="+", type=Path, help="results CSVs (the summary JSON is read beside each)"
+    )
     parser.add_argument("-o", "--output", type=Path, default=None, help="write the leaderboard CSV here")
     args = parser.parse_args(argv)
     runs = load_runs(args.results)

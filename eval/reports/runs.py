@@ -167,7 +167,9 @@ def _meta(summary: Mapping[str, Any]) -> RunMeta:
         questions_hash=text("questions_hash"),
         schemas_hash=text("schemas_hash"),
         harness_version=text("harness_version"),
-        suite_accuracy=float(suite) if isinstance(suite, (int, float)) and not isinstance(suite, bool) else None,
+        suite_accuracy=float(suite)
+        if isinstance(suite, (int, float)) and not isinstance(suite, bool)
+        else None,
     )
 
 
