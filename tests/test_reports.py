@@ -269,6 +269,7 @@ def test_compare_gate(tmp_path, n, both, broke, fixed, flags, code):
 def test_compare_text_output(tmp_path):
     baseline, candidate = paired_rows(12, both=4, broke=2, fixed=1)
     candidate[4]["error_msg"] = "column nope does not exist"
+    candidate[6]["query_category"] = "relabelled"  # the baseline's categories are used
     base = write_run(tmp_path / "base.csv", baseline)
     cand = write_run(tmp_path / "cand.csv", candidate)
     proc = run_cli("compare", base, cand, "--max-drop", "0.1")

@@ -101,11 +101,16 @@ class Comparison:
         return direction(len(self.broke), len(self.fixed))
 
     def by_category(self) -> dict[str, CategoryDelta]:
-        before = by_category([p.baseline for p in self.pairs])
-        after = by_category([p.candidate for p in self.pairs])
-        return {
-            c: CategoryDelta(t.n, t.correct / t.n, after[c].correct / t.n) for c, t in before.items() if t.n
-        }
+        """Per category of the baseline's rows (the candidate's file may label them otherwise)."""
+        deltas = {}
+        for category in by_category([p.baseline for p in self.pairs]):
+            group = [p for p in self.pairs if p.category == category]
+            deltas[category] = CategoryDelta(
+                len(group),
+                sum(p.baseline.correct for p in group) / len(group),
+                sum(p.candidate.correct for p in group) / len(group),
+            )
+        return deltas
 
 
 @dataclass(frozen=True)
