@@ -47,6 +47,7 @@ h1 { font-size: 1.5em; } h2 { margin-top: 2em; } h3 { margin-bottom: .3em; }
 table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid #d0d0d0; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
+td.run { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.failures td { max-width: 40em; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-word; font-size: 12px; }
@@ -114,7 +115,7 @@ def leaderboard_table(runs: Sequence[Run]) -> str:
         swatch = f'<span class="swatch" style="background:{colours[row["results_file"]]}"></span>'
         cells = [
             _num(row["rank"]),
-            f'<td title="{escape(row["results_file"])}">{swatch}{escape(row["run"])}</td>',
+            f'<td class="run" title="{escape(row["results_file"])}">{swatch}{escape(row["run"])}</td>',
             _td(row["model"]),
             _td(row["runner"]),
             _td(row["prompt_file"]),
