@@ -57,7 +57,6 @@ def make_runs(tmp_path: Path) -> tuple[Path, Path]:
     bad = [question_row(i, correct=int(i in (0, 6, 11))) for i in range(12)]
     bad[2]["generated_query"] = HOSTILE_SQL
     bad[2]["error_msg"] = "not run: </td></tr></table><h1>broken</h1>"
-    bad[3]["question"] = bad[3]["question"]  # unchanged: pairs with 'good'
     return (
         write_run(tmp_path / "good.csv", good, {"runner": "oracle", "model": "m-good"}),
         write_run(tmp_path / "bad.csv", bad, {"runner": "file", "model": HOSTILE_MODEL}),
