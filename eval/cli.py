@@ -22,6 +22,9 @@ from runners import RunnerConfig, RunnerError, runner_names
 # name -> "module:function"; the function takes argv and returns the exit code.
 SUBCOMMANDS: dict[str, str] = {
     "validate": "eval.validate:validate_main",
+    "leaderboard": "eval.reports.leaderboard:leaderboard_main",
+    "report": "eval.reports.html:report_main",
+    "compare": "eval.reports.gate:compare_main",
 }
 
 DEFAULT_QUESTIONS = Path("data/questions_gen.csv")
