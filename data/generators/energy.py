@@ -153,6 +153,7 @@ COMMENT ON COLUMN invoices.period_start IS 'First day of the billed month.';
 COMMENT ON COLUMN invoices.period_end IS 'Last day of the billed month (inclusive).';
 COMMENT ON COLUMN invoices.kwh_billed IS 'Energy billed for the period, in kWh.';
 COMMENT ON COLUMN invoices.amount_eur IS 'Total invoiced in euros: energy plus standing charges.';
+COMMENT ON COLUMN invoices.due_on IS 'Last day for payment; an invoice paid on this day is on time.';
 COMMENT ON COLUMN invoices.paid_on IS 'Day the payment was received; NULL while unpaid.';
 
 """
