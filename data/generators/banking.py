@@ -340,7 +340,7 @@ def month_activity(
             post(acc, at(pay_day, rng), "transfer_in", salary, party=rng.choice(EMPLOYERS))
             balance += salary
     for _ in range(rng.choices([0, 1, 2, 3], weights=[50, 32, 13, 5])[0]):
-        day = month + dt.timedelta(days=rng.randrange(28))
+        day = month + dt.timedelta(days=rng.randrange((add_months(month, 1) - month).days))
         if day > last:
             continue
         when = at(day, rng)
@@ -401,11 +401,15 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
         salary = (
             money(rng.randrange(900, 4200, 50)) if code in ("CUR", "BIZ") and rng.random() < 0.3 else None
         )
+        # Some accounts fall dormant: only fees and interest are posted after this date.
+        dormant_from = (
+            dt.date(2023, 1, 1) + dt.timedelta(days=rng.randrange(600)) if rng.random() < 0.15 else END
+        )
         for month in month_starts(opened, last):
             if fee > 0 and not salary:  # the fee is waived for accounts that receive a salary
                 post(acc, dt.datetime(month.year, month.month, 1), "fee", -fee)
                 balance -= fee
-            if code != "TRM":
+            if code != "TRM" and month < dormant_from:
                 balance = month_activity(
                     rng, acc, month, last, balance, salary, cards_of, account_id in overdrawn, post
                 )
@@ -416,6 +420,19 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
                 if interest > 0:
                     post(acc, end_of_quarter, "interest", interest)
                     balance += interest
+    # Payments on a card's last valid day: comparing a timestamp with the expiry date misjudges them.
+    by_id = {a[0]: a for a in accounts}
+    last_day_users = [c for c in cards if c[5] <= END and (by_id[c[1]][7] or END) >= c[5]][:4]
+    for card in last_day_users:
+        when = dt.datetime.combine(card[5], dt.time(18, 45))
+        post(
+            by_id[card[1]],
+            when,
+            "card_payment",
+            -money(rng.randrange(500, 6000) / 100),
+            card[0],
+            rng.choice(MERCHANTS),
+        )
     rows.sort(key=lambda r: (r[1], r[0]))
     return [(i, *r) for i, r in enumerate(rows, start=1)]
 
