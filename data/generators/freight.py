@@ -323,267 +323,228 @@ def make_trucks(rng: random.Random) -> list[tuple[Value, ...]]:
     return rows
 
 
-def main() -> None:
-    rng = random.Random(SEED)
-    later = random.Random(SEED + 1)  # adjustments, kept apart so the main stream is stable
-    trucks = make_trucks(rng)
+Row = tuple[Value, ...]
 
-    drivers: list[tuple[Value, ...]] = []
+COLUMNS = {
+    "carriers": ["carrier_id", "name", "country", "is_subcontractor", "safety_rating"],
+    "depots": ["depot_id", "name", "city", "country", "pallet_capacity", "opened_on"],
+    "trucks": [
+        "truck_id", "carrier_id", "home_depot_id", "plate", "make", "fuel_type",
+        "max_payload_kg", "commissioned_on", "retired_on",
+    ],
+    "drivers": ["driver_id", "carrier_id", "full_name", "licence_class", "hired_on", "hourly_rate"],
+    "customers": ["customer_id", "name", "city", "country", "segment", "credit_limit"],
+    "routes": ["route_id", "origin_depot_id", "destination_depot_id", "distance_km", "toll_eur"],
+    "shipments": [
+        "shipment_id", "customer_id", "route_id", "truck_id", "driver_id", "booked_at",
+        "picked_up_at", "promised_by", "status", "freight_charge",
+    ],
+    "shipment_items": [
+        "item_id", "shipment_id", "description", "pallets", "weight_kg", "declared_value", "hazard_class",
+    ],
+    "delivery_attempts": ["attempt_id", "shipment_id", "attempted_at", "outcome", "signed_by"],
+    "incidents": ["incident_id", "truck_id", "shipment_id", "occurred_at", "kind", "cost_eur", "resolved"],
+}  # fmt: skip
+TOTAL_MINUTES = int((END - START).total_seconds() // 60)
+FAILED = ["recipient_absent", "recipient_absent", "refused", "address_error"]
+ON_ROAD_INCIDENTS = ["breakdown", "breakdown", "accident", "theft", "cargo_damage", "cargo_damage"]
+
+
+def make_drivers(rng: random.Random) -> list[Row]:
+    drivers: list[Row] = []
     crew = {1: 30, 2: 16, 3: 10, 4: 9, 5: 6, 6: 7, 7: 3}
     for carrier in sorted(crew):
         for name in make_people(rng, crew[carrier]):
             own = carrier in (1, 2)
             rate = money(rng.choice([14.5, 15.0, 15.0, 16.25, 17.8, 19.0])) if own else None
             hired = dt.date(2008, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 16))
-            drivers.append(
-                (len(drivers) + 1, carrier, name, rng.choice(["C", "CE", "CE", "CE"]), hired, rate)
-            )
+            licence = rng.choice(["C", "CE", "CE", "CE"])
+            drivers.append((len(drivers) + 1, carrier, name, licence, hired, rate))
     drivers[4] = (*drivers[4][:2], "Zoë Martín", *drivers[4][3:])
     drivers[40] = (*drivers[40][:2], "Seán McDonald", *drivers[40][3:])
+    return drivers
 
-    customers: list[tuple[Value, ...]] = []
+
+def make_customers(rng: random.Random) -> list[Row]:
+    suffixes = {"PT": "Lda", "FR": "SARL", "BR": "Ltda"}
+    customers: list[Row] = []
     for cid in range(1, 131):
         city, country = rng.choice(CUSTOMER_CITIES)
         part = rng.choice(CUSTOMER_PARTS)
-        suffix = (
-            "Lda" if country == "PT" else "SARL" if country == "FR" else "Ltda" if country == "BR" else "S.L."
-        )
-        name = f"{part} {rng.choice(LAST)} {suffix}"
+        name = f"{part} {rng.choice(LAST)} {suffixes.get(country, 'S.L.')}"
         limit = money(rng.choice([5000, 10000, 10000, 25000, 50000, 100000]))
         customers.append((cid, name, city, country, rng.choice(SEGMENTS), limit))
     customers[12] = (13, "mcdonald & Sons Trading", "Porto", "PT", "wholesale", Decimal("25000.00"))
     customers[57] = (58, "McDonald Ibérica S.L.", "Madrid", "ES", "retail", Decimal("25000.00"))
+    return customers
 
-    routes: list[tuple[Value, ...]] = []
+
+def make_routes(rng: random.Random) -> list[Row]:
+    routes: list[Row] = []
     pairs = [(o, d) for o in range(1, 10) for d in range(1, 11) if o != d]
-    chosen = sorted(rng.sample(pairs, 36))
-    for o, d in chosen:
+    for o, d in sorted(rng.sample(pairs, 36)):
         (x1, y1), (x2, y2) = DEPOT_XY[o], DEPOT_XY[d]
         km = round(((x1 - x2) ** 2 + (y1 - y2) ** 2) ** 0.5 * 1.25 / 5) * 5  # road detour, rounded
-        toll = (
-            Decimal("0.00")
-            if (DEPOT_XY[o][1] < -100 and DEPOT_XY[d][1] < -100) or rng.random() < 0.15
-            else money(km * rng.uniform(0.08, 0.16))
-        )
+        toll_free = (y1 < -100 and y2 < -100) or rng.random() < 0.15
+        toll = Decimal("0.00") if toll_free else money(km * rng.uniform(0.08, 0.16))
         routes.append((len(routes) + 1, o, d, Decimal(f"{km}.0"), toll))
+    return routes
 
-    # Shipments
-    active_trucks = {}
+
+class Ledger:
+    """The rows of the shipment tables, appended to as shipments are simulated."""
+
+    def __init__(self) -> None:
+        self.shipments: list[Row] = []
+        self.items: list[Row] = []
+        self.attempts: list[Row] = []
+        self.incidents: list[list[Value]] = []
+
+
+def deliver(rng: random.Random, ledger: Ledger, sid: int, picked: dt.datetime, drive_hours: float) -> str:
+    """Record the delivery attempts of a picked-up shipment; return its status."""
+    status = "in_transit"
+    at = picked + dt.timedelta(hours=drive_hours * rng.uniform(0.9, 1.6))
+    fails = rng.choice([0] * 12 + [1, 1, 2, 3])
+    for k in range(fails + 1):
+        at = at.replace(second=0, microsecond=0)
+        if at > SNAPSHOT:
+            break
+        if k < fails:
+            ledger.attempts.append((len(ledger.attempts) + 1, sid, at, rng.choice(FAILED), None))
+            at += dt.timedelta(hours=rng.choice([20, 24, 26, 48]))
+        elif fails == 3:
+            status = "returned"
+        else:
+            signer = None if rng.random() < 0.07 else rng.choice(make_people(rng, 1))
+            ledger.attempts.append((len(ledger.attempts) + 1, sid, at, "delivered", signer))
+            status = "delivered"
+    return status
+
+
+def add_items(rng: random.Random, ledger: Ledger, sid: int) -> None:
+    for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
+        desc, hazard, pallets, kg = rng.choice(GOODS)
+        n_pallets = max(0, int(pallets * rng.uniform(0.3, 1.4))) if pallets else 0
+        raw = n_pallets * kg * rng.uniform(0.5, 1.0) if pallets else rng.uniform(5, 300)
+        weight = Decimal(f"{max(5.0, raw):.1f}")
+        value = None if rng.random() < 0.1 else money(float(weight) * rng.uniform(2, 30))
+        ledger.items.append((len(ledger.items) + 1, sid, desc, n_pallets, weight, value, hazard))
+
+
+def simulate_shipments(
+    rng: random.Random, trucks: list[Row], drivers: list[Row], customers: list[Row], routes: list[Row]
+) -> Ledger:
+    """Book, pick up and deliver shipments in booking order."""
+    trucks_at: dict[Value, list[Row]] = {}
     for t in trucks:
-        active_trucks.setdefault(t[2], []).append(t)
+        trucks_at.setdefault(t[2], []).append(t)
     drivers_of: dict[int, list[int]] = {}
     for d in drivers:
         drivers_of.setdefault(int(d[1]), []).append(int(d[0]))
     heavy = [c[0] for c in customers if c[4] in ("manufacturing", "wholesale")]
-    total_minutes = int((END - START).total_seconds() // 60)
-    bookings = sorted(START + dt.timedelta(minutes=rng.randrange(0, total_minutes)) for _ in range(2300))
-    bookings = sorted(bookings + BOUNDARY_BOOKINGS)
-    shipments: list[tuple[Value, ...]] = []
-    items: list[tuple[Value, ...]] = []
-    attempts: list[tuple[Value, ...]] = []
-    incidents: list[tuple[Value, ...]] = []
-    for booked in bookings:
-        sid = len(shipments) + 1
+    bookings = sorted(START + dt.timedelta(minutes=rng.randrange(0, TOTAL_MINUTES)) for _ in range(2300))
+    ledger = Ledger()
+    for booked in sorted(bookings + BOUNDARY_BOOKINGS):
+        sid = len(ledger.shipments) + 1
         customer = rng.choice(heavy) if rng.random() < 0.35 else rng.randrange(1, 131)
         if customer in (77, 101):
             customer = 78  # two customers that never booked anything
         route = rng.choice(routes)
         while route[2] == 10 and booked < dt.datetime(2024, 10, 1):  # Málaga opened in October 2024
             route = rng.choice(routes)
-        rid, origin, _dest, km = int(route[0]), int(route[1]), int(route[2]), float(route[3])
+        rid, origin, km = int(route[0]), int(route[1]), float(route[3])
         drive_hours = km / 65 + 1
-        promised = (booked + dt.timedelta(hours=24 + drive_hours + rng.choice([12, 24, 24, 48]))).replace(
-            minute=0, second=0
-        )
+        slack = rng.choice([12, 24, 24, 48])
+        promised = (booked + dt.timedelta(hours=24 + drive_hours + slack)).replace(minute=0, second=0)
         charge = money(180 + km * rng.uniform(1.1, 1.7))
-        roll = rng.random()
         truck = driver = picked = None
-        if roll < 0.06:
+        if rng.random() < 0.06:
             status = "cancelled"
         else:
             pickup = booked + dt.timedelta(hours=rng.uniform(4, 30))
-            fleet = [t for t in active_trucks.get(origin, []) if t[8] is None or t[8] > pickup.date()]
+            fleet = [t for t in trucks_at.get(origin, []) if t[8] is None or t[8] > pickup.date()]
             if pickup > SNAPSHOT or not fleet:
                 status = "booked"
             else:
                 t = rng.choice(fleet)
                 truck, picked = int(t[0]), pickup.replace(second=0, microsecond=0)
                 driver = rng.choice(drivers_of[int(t[1])])
-                status = "in_transit"
-                at = picked + dt.timedelta(hours=drive_hours * rng.uniform(0.9, 1.6))
-                fails = rng.choice([0] * 12 + [1, 1, 2, 3])
-                for k in range(fails + 1):
-                    at = at.replace(second=0, microsecond=0)
-                    if at > SNAPSHOT:
-                        break
-                    if k < fails:
-                        outcome = rng.choice(
-                            ["recipient_absent", "recipient_absent", "refused", "address_error"]
-                        )
-                        attempts.append((len(attempts) + 1, sid, at, outcome, None))
-                        at += dt.timedelta(hours=rng.choice([20, 24, 26, 48]))
-                    elif fails == 3:
-                        status = "returned"
-                    else:
-                        signer = None if rng.random() < 0.07 else rng.choice(make_people(rng, 1))
-                        attempts.append((len(attempts) + 1, sid, at, "delivered", signer))
-                        status = "delivered"
+                status = deliver(rng, ledger, sid, picked, drive_hours)
                 if rng.random() < 0.05:
                     when = picked + dt.timedelta(hours=rng.uniform(0.5, drive_hours))
                     if when < SNAPSHOT:
-                        kind = rng.choice(
-                            ["breakdown", "breakdown", "accident", "theft", "cargo_damage", "cargo_damage"]
-                        )
+                        kind = rng.choice(ON_ROAD_INCIDENTS)
                         cost = None if rng.random() < 0.15 else money(rng.uniform(150, 9000))
-                        incidents.append(
-                            [
-                                len(incidents) + 1,
-                                truck,
-                                sid,
-                                when.replace(microsecond=0, second=0),
-                                kind,
-                                cost,
-                                cost is not None,
-                            ]
-                        )
-        shipments.append((sid, customer, rid, truck, driver, booked, picked, promised, status, charge))
-        for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
-            desc, hazard, pallets, kg = rng.choice(GOODS)
-            n_pallets = max(0, int(pallets * rng.uniform(0.3, 1.4))) if pallets else 0
-            weight = Decimal(
-                f"{max(5.0, n_pallets * kg * rng.uniform(0.5, 1.0) if pallets else rng.uniform(5, 300)):.1f}"
-            )
-            value = None if rng.random() < 0.1 else money(float(weight) * rng.uniform(2, 30))
-            items.append((len(items) + 1, sid, desc, n_pallets, weight, value, hazard))
+                        when = when.replace(microsecond=0, second=0)
+                        ledger.incidents.append([0, truck, sid, when, kind, cost, cost is not None])
+        ledger.shipments.append((sid, customer, rid, truck, driver, booked, picked, promised, status, charge))
+        add_items(rng, ledger, sid)
+    return ledger
 
-    # Some deliveries land exactly at the promised time (on time, by the definition).
-    promised_of = {int(r[0]): r[7] for r in shipments}
-    single = [
+
+def pin_on_time_deliveries(later: random.Random, ledger: Ledger) -> None:
+    """Move some first-time deliveries to exactly the promised time (on time, by definition)."""
+    promised_of = {int(r[0]): r[7] for r in ledger.shipments}
+    attempts = ledger.attempts
+    first_time = [
         i for i, a in enumerate(attempts) if a[3] == "delivered" and (i == 0 or attempts[i - 1][1] != a[1])
     ]
     close = [
         i
-        for i in single
-        if abs((attempts[i][2] - promised_of[int(attempts[i][1])]).total_seconds()) < 6 * 3600
+        for i in first_time
+        if abs(attempts[i][2] - promised_of[int(attempts[i][1])]) < dt.timedelta(hours=6)
     ]
     for i in later.sample(close, 8):
         attempts[i] = (*attempts[i][:2], promised_of[int(attempts[i][1])], *attempts[i][3:])
 
-    # Drivers hired in December 2024 who have not driven yet.
-    drivers.append((len(drivers) + 1, 1, "Íñigo Ibáñez", "CE", dt.date(2024, 12, 16), Decimal("15.00")))
-    drivers.append((len(drivers) + 1, 4, "Marta Sousa", "C", dt.date(2024, 12, 2), None))
 
-    # Empty-running incidents (no shipment on board).
+def add_empty_running_incidents(later: random.Random, trucks: list[Row], ledger: Ledger) -> None:
+    """Incidents with no shipment on board; then number all incidents in time order."""
     for _ in range(25):
         t = later.choice(trucks)
-        when = START + dt.timedelta(minutes=later.randrange(0, total_minutes))
+        when = START + dt.timedelta(minutes=later.randrange(0, TOTAL_MINUTES))
         if t[8] is not None and when.date() > t[8]:
             continue
         cost = None if later.random() < 0.2 else money(later.uniform(100, 4000))
-        incidents.append(
-            [0, int(t[0]), None, when, later.choice(["breakdown", "accident"]), cost, cost is not None]
-        )
-    incidents.sort(key=lambda r: (r[3], r[1]))
-    for i, row in enumerate(incidents, start=1):
+        kind = later.choice(["breakdown", "accident"])
+        ledger.incidents.append([0, int(t[0]), None, when, kind, cost, cost is not None])
+    ledger.incidents.sort(key=lambda r: (r[3], r[1]))
+    for i, row in enumerate(ledger.incidents, start=1):
         row[0] = i
 
-    sql = [SCHEMA]
-    sql.append(
-        inserts(
-            "carriers",
-            ["carrier_id", "name", "country", "is_subcontractor", "safety_rating"],
-            [(c[0], c[1], c[2], c[3], None if c[4] is None else Decimal(c[4])) for c in CARRIERS],
-        )
-    )
-    sql.append(
-        inserts("depots", ["depot_id", "name", "city", "country", "pallet_capacity", "opened_on"], DEPOTS)
-    )
-    sql.append(
-        inserts(
-            "trucks",
-            [
-                "truck_id",
-                "carrier_id",
-                "home_depot_id",
-                "plate",
-                "make",
-                "fuel_type",
-                "max_payload_kg",
-                "commissioned_on",
-                "retired_on",
-            ],
-            trucks,
-        )
-    )
-    sql.append(
-        inserts(
-            "drivers",
-            ["driver_id", "carrier_id", "full_name", "licence_class", "hired_on", "hourly_rate"],
-            drivers,
-        )
-    )
-    sql.append(
-        inserts("customers", ["customer_id", "name", "city", "country", "segment", "credit_limit"], customers)
-    )
-    sql.append(
-        inserts(
-            "routes",
-            ["route_id", "origin_depot_id", "destination_depot_id", "distance_km", "toll_eur"],
-            routes,
-        )
-    )
-    sql.append(
-        inserts(
-            "shipments",
-            [
-                "shipment_id",
-                "customer_id",
-                "route_id",
-                "truck_id",
-                "driver_id",
-                "booked_at",
-                "picked_up_at",
-                "promised_by",
-                "status",
-                "freight_charge",
-            ],
-            shipments,
-        )
-    )
-    sql.append(
-        inserts(
-            "shipment_items",
-            [
-                "item_id",
-                "shipment_id",
-                "description",
-                "pallets",
-                "weight_kg",
-                "declared_value",
-                "hazard_class",
-            ],
-            items,
-        )
-    )
-    sql.append(
-        inserts(
-            "delivery_attempts",
-            ["attempt_id", "shipment_id", "attempted_at", "outcome", "signed_by"],
-            attempts,
-        )
-    )
-    sql.append(
-        inserts(
-            "incidents",
-            ["incident_id", "truck_id", "shipment_id", "occurred_at", "kind", "cost_eur", "resolved"],
-            [tuple(r) for r in incidents],
-        )
-    )
+
+def main() -> None:
+    rng = random.Random(SEED)
+    later = random.Random(SEED + 1)  # adjustments, kept apart so the main stream is stable
+    # The order of these calls fixes which random numbers each table gets.
+    trucks = make_trucks(rng)
+    drivers = make_drivers(rng)
+    customers = make_customers(rng)
+    routes = make_routes(rng)
+    ledger = simulate_shipments(rng, trucks, drivers, customers, routes)
+    pin_on_time_deliveries(later, ledger)
+    # Drivers hired in December 2024 who have not driven yet.
+    drivers.append((len(drivers) + 1, 1, "Íñigo Ibáñez", "CE", dt.date(2024, 12, 16), Decimal("15.00")))
+    drivers.append((len(drivers) + 1, 4, "Marta Sousa", "C", dt.date(2024, 12, 2), None))
+    add_empty_running_incidents(later, trucks, ledger)
+    tables: dict[str, Sequence[Row]] = {
+        "carriers": [(*c[:4], None if c[4] is None else Decimal(c[4])) for c in CARRIERS],
+        "depots": DEPOTS,
+        "trucks": trucks,
+        "drivers": drivers,
+        "customers": customers,
+        "routes": routes,
+        "shipments": ledger.shipments,
+        "shipment_items": ledger.items,
+        "delivery_attempts": ledger.attempts,
+        "incidents": [tuple(r) for r in ledger.incidents],
+    }
+    sql = [SCHEMA] + [inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(sql), encoding="utf-8")
-    print(
-        f"wrote {OUT} ({len(shipments)} shipments, {len(items)} items, {len(attempts)} attempts, {len(incidents)} incidents)"
-    )
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
+    print(f"wrote {OUT}: {counts}")
 
 
 if __name__ == "__main__":
