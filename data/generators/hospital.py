@@ -472,13 +472,35 @@ def pick_department(rng: random.Random, age: int, sex: Value) -> int:
     return rng.choice(options)
 
 
-def main() -> None:
-    rng = random.Random(SEED)
-    consults = random.Random(SEED + 1)  # a second stream, so adding it left the rest unchanged
-    staff = make_staff(rng)
-    patients = make_patients(rng)
+Row = tuple[Value, ...]
 
-    beds: list[tuple[Value, ...]] = []
+COLUMNS = {
+    "departments": ["department_id", "name", "building", "floor"],
+    "wards": ["ward_id", "department_id", "code", "name", "licensed_beds", "opened_on"],
+    "beds": ["bed_id", "ward_id", "label", "bed_type", "is_active"],
+    "staff": ["staff_id", "department_id", "full_name", "role", "hired_on", "left_on"],
+    "insurers": ["insurer_id", "name", "kind"],
+    "patients": ["patient_id", "mrn", "full_name", "sex", "birth_date", "city", "insurer_id", "registered_on"],
+    "admissions": [
+        "admission_id", "patient_id", "bed_id", "attending_id", "admission_type",
+        "admitted_at", "discharged_at", "disposition",
+    ],
+    "diagnoses": ["diagnosis_id", "admission_id", "icd10_code", "description", "is_primary"],
+    "procedures": ["procedure_id", "admission_id", "performed_by", "code", "name", "performed_at", "duration_min"],
+    "medications": ["medication_id", "name", "atc_code", "form", "unit_cost", "is_controlled"],
+    "prescriptions": [
+        "prescription_id", "admission_id", "medication_id", "prescribed_by", "dose_mg",
+        "doses_per_day", "start_date", "end_date",
+    ],
+    "lab_tests": ["test_code", "name", "unit", "ref_low", "ref_high", "price"],
+    "lab_results": ["result_id", "admission_id", "test_code", "collected_at", "value"],
+    "invoices": ["invoice_id", "admission_id", "issued_on", "amount_billed", "amount_paid", "status"],
+}  # fmt: skip
+
+
+def make_beds() -> tuple[list[Row], dict[int, list[int]]]:
+    """Beds ward by ward, and the bed ids of each ward."""
+    beds: list[Row] = []
     ward_beds: dict[int, list[int]] = {}
     for ward_id, _dept, code, _name, _lic, _opened, n in WARDS:
         ward_beds[ward_id] = []
@@ -490,19 +512,25 @@ def main() -> None:
             active = not (k == n and code in ("C2", "E1", "T1", "G1")) and not (code == "E1" and k == 3)
             beds.append((bed_id, ward_id, f"{code}-{k:02d}", bed_type, active))
             ward_beds[ward_id].append(bed_id)
+    return beds, ward_beds
 
+
+def clinicians_by_department(staff: list[Row]) -> dict[int, list[int]]:
+    """Physicians and surgeons of each department (agency staff have none)."""
     clinicians: dict[int, list[int]] = {}
     for row in staff:
         if row[3] in ("physician", "surgeon") and row[1] is not None:
             clinicians.setdefault(int(row[1]), []).append(int(row[0]))
-    locums = [int(r[0]) for r in staff if r[1] is None and r[3] in ("physician", "surgeon")]
-    dept_wards: dict[int, list[int]] = {}
-    for w in WARDS:
-        if w[6] > 0:
-            dept_wards.setdefault(w[1], []).append(w[0])
+    return clinicians
 
-    # Admissions: each patient gets a chronological series of non-overlapping stays.
-    stays: list[tuple[int, dt.datetime, float, str]] = []  # patient, admitted_at, hours, type
+
+def plan_stays(rng: random.Random, patients: list[Row]) -> list[tuple[int, dt.datetime, float, str]]:
+    """(patient, admitted_at, hours, type) of every stay, in admission order.
+
+    Each patient gets a chronological series of non-overlapping stays; the boundary stays
+    go to the first patients (every seventh from pid 3) whose other stays they do not overlap.
+    """
+    stays: list[tuple[int, dt.datetime, float, str]] = []
     total_minutes = int((END - START).total_seconds() // 60)
     for prow in patients:
         pid = int(prow[0])
@@ -516,29 +544,51 @@ def main() -> None:
             hours = max(3.0, rng.lognormvariate(4.0, 0.8))
             kind = rng.choice(["emergency"] * 6 + ["elective"] * 3 + ["transfer"])
             stays.append((pid, admitted, hours, kind))
-            free_from = (
-                admitted
-                + dt.timedelta(hours=hours)
-                + dt.timedelta(days=rng.choice([1, 3, 6, 12, 20, 25, 45]))
-            )
-    # Boundary stays go to the first patients (from pid 3 up) whose other stays they do not overlap.
+            gap = dt.timedelta(days=rng.choice([1, 3, 6, 12, 20, 25, 45]))
+            free_from = admitted + dt.timedelta(hours=hours) + gap
     for admitted, hours in BOUNDARY_STAYS:
         end = admitted + dt.timedelta(hours=hours or 24 * 30)
         for prow in patients[2::7]:
             pid = int(prow[0])
             mine = [s for s in stays if s[0] == pid]
+            margin = dt.timedelta(hours=48)
             if mine and all(
-                s[1] + dt.timedelta(hours=s[2] + 48) < admitted or end + dt.timedelta(hours=48) < s[1]
-                for s in mine
+                s[1] + dt.timedelta(hours=s[2]) + margin < admitted or end + margin < s[1] for s in mine
             ):
                 if hours == 0 and any(s[1] > admitted for s in mine):
                     continue
                 stays.append((pid, admitted, float(hours), "emergency"))
                 break
     stays.sort(key=lambda s: (s[1], s[0]))
+    return stays
 
+
+def pick_disposition(rng: random.Random, age: int) -> str:
+    roll = rng.random()
+    if roll < 0.04 + (0.06 if age > 80 else 0):
+        return "deceased"
+    if roll < 0.12:
+        return "transferred"
+    return "rehab" if roll < 0.2 else "home"
+
+
+def make_admissions(
+    rng: random.Random,
+    consults: random.Random,
+    stays: list[tuple[int, dt.datetime, float, str]],
+    patients: list[Row],
+    staff: list[Row],
+    ward_beds: dict[int, list[int]],
+) -> tuple[list[Row], dict[int, int]]:
+    """Admissions, and the department of each admission's ward."""
+    clinicians = clinicians_by_department(staff)
+    locums = [int(r[0]) for r in staff if r[1] is None and r[3] in ("physician", "surgeon")]
+    dept_wards: dict[int, list[int]] = {}
+    for w in WARDS:
+        if w[6] > 0:
+            dept_wards.setdefault(w[1], []).append(w[0])
     by_pid = {int(p[0]): p for p in patients}
-    admissions: list[tuple[Value, ...]] = []
+    admissions: list[Row] = []
     adm_dept: dict[int, int] = {}
     for aid, (pid, admitted, hours, kind) in enumerate(stays, start=1):
         prow = by_pid[pid]
@@ -556,78 +606,66 @@ def main() -> None:
             dept, ward, bed = 6, 9, consults.choice(ward_beds[9])
         if consults.random() < 0.04:
             # A clinician from another department takes the case (a consult takeover).
-            attending = consults.choice(
-                clinicians[consults.choice([d for d in sorted(clinicians) if d != dept])]
-            )
-        if hours == 0:
-            discharged = None
-        else:
+            other = consults.choice([d for d in sorted(clinicians) if d != dept])
+            attending = consults.choice(clinicians[other])
+        discharged: dt.datetime | None = None
+        if hours:
             discharged = admitted + dt.timedelta(minutes=round(hours * 60))
             # Some December 2024 stays are still open on the snapshot date.
             if discharged > SNAPSHOT or (admitted >= dt.datetime(2024, 12, 12) and rng.random() < 0.6):
                 discharged = None
-        if discharged is None:
-            disposition = None
-        else:
-            roll = rng.random()
-            disposition = (
-                "deceased"
-                if roll < 0.04 + (0.06 if age > 80 else 0)
-                else "transferred"
-                if roll < 0.12
-                else "rehab"
-                if roll < 0.2
-                else "home"
-            )
+        disposition = None if discharged is None else pick_disposition(rng, age)
         admissions.append((aid, pid, bed, attending, kind, admitted, discharged, disposition))
         adm_dept[aid] = dept
+    return admissions, adm_dept
 
-    # Diagnoses: usually one primary plus secondary ones; a few admissions not yet coded.
-    diagnoses: list[tuple[Value, ...]] = []
+
+def make_diagnoses(rng: random.Random, admissions: list[Row], adm_dept: dict[int, int]) -> list[Row]:
+    """Usually one primary plus secondary diagnoses; a few admissions not yet coded."""
+    diagnoses: list[Row] = []
     for a in admissions:
         aid = int(a[0])
         if aid % 53 == 0:
             continue
         primary = rng.choice(DIAGNOSES[adm_dept[aid]] + DIAGNOSES[adm_dept[aid]][:1])
         diagnoses.append((len(diagnoses) + 1, aid, primary[0], primary[1], True))
-        extra = rng.sample(SECONDARY, rng.choice([0, 0, 1, 1, 2]))
-        for code, desc in extra:
+        for code, desc in rng.sample(SECONDARY, rng.choice([0, 0, 1, 1, 2])):
             diagnoses.append((len(diagnoses) + 1, aid, code, desc, False))
+    return diagnoses
 
-    # Procedures
-    surgeons: dict[int, list[int]] = {}
-    for row in staff:
-        if row[3] in ("surgeon", "physician") and row[1] is not None:
-            surgeons.setdefault(int(row[1]), []).append(int(row[0]))
-    procedures: list[tuple[Value, ...]] = []
+
+def make_procedures(
+    rng: random.Random, admissions: list[Row], adm_dept: dict[int, int], staff: list[Row]
+) -> list[Row]:
+    clinicians = clinicians_by_department(staff)
+    procedures: list[Row] = []
     for a in admissions:
-        aid = int(a[0])
+        aid, admitted = int(a[0]), a[5]
         dept = adm_dept[aid]
-        admitted = a[5]
         end = a[6] or SNAPSHOT
         for _ in range(rng.choice([0, 0, 1, 1, 2])):
             code, name, dur = rng.choice(PROCEDURES[dept])
             span = max(1, int((end - admitted).total_seconds() // 60) - 1)
             at = admitted + dt.timedelta(minutes=rng.randrange(0, span))
-            who = None if rng.random() < 0.07 else rng.choice(surgeons[dept])
+            who = None if rng.random() < 0.07 else rng.choice(clinicians[dept])
             duration = max(5, int(dur * rng.uniform(0.7, 1.5)) // 5 * 5)
             procedures.append((len(procedures) + 1, aid, who, code, name, at, duration))
-
     # One of Tiago Álvarez's procedures was in fact done by a visiting specialist: this
     # leaves him tied with António Carvalho at the fifth place of the procedure counts.
     first_7 = next(i for i, row in enumerate(procedures) if row[2] == 7)
     procedures[first_7] = (*procedures[first_7][:2], None, *procedures[first_7][3:])
+    return procedures
 
-    # Prescriptions
-    prescribers: dict[int, list[int]] = {d: v for d, v in clinicians.items()}
-    prescriptions: list[tuple[Value, ...]] = []
-    doses = {
-        3: ["5.00", "10.00"],
-        18: ["90.00"],
-        19: ["75.00", "100.00"],
-        13: ["20.00", "30.00"],
-        26: ["400.00"],
-    }
+
+DOSES = {3: ["5.00", "10.00"], 18: ["90.00"], 19: ["75.00", "100.00"], 13: ["20.00", "30.00"], 26: ["400.00"]}
+DEFAULT_DOSES = ["100.00", "250.00", "500.00", "40.00", "1000.00"]
+
+
+def make_prescriptions(
+    rng: random.Random, admissions: list[Row], adm_dept: dict[int, int], staff: list[Row]
+) -> list[Row]:
+    prescribers = clinicians_by_department(staff)
+    prescriptions: list[Row] = []
     for a in admissions:
         aid = int(a[0])
         dept = adm_dept[aid]
@@ -635,53 +673,46 @@ def main() -> None:
         last = (a[6] or SNAPSHOT).date()
         for med in rng.sample(DEPT_MEDS[dept], rng.choice([0, 1, 2, 2, 3, 4])):
             begin = start + dt.timedelta(days=rng.randrange(0, max(1, (last - start).days + 1)))
-            end_date = (
-                None
-                if (a[6] is None or rng.random() < 0.05)
-                else min(last, begin + dt.timedelta(days=rng.randrange(0, 10)))
-            )
-            dose = Decimal(rng.choice(doses.get(med, ["100.00", "250.00", "500.00", "40.00", "1000.00"])))
+            end_date = None
+            if not (a[6] is None or rng.random() < 0.05):
+                end_date = min(last, begin + dt.timedelta(days=rng.randrange(0, 10)))
+            dose = Decimal(rng.choice(DOSES.get(med, DEFAULT_DOSES)))
             per_day = rng.choice([1, 1, 2, 3, 4]) if med not in (18, 19) else 1
+            prescriber = rng.choice(prescribers[dept])
             prescriptions.append(
-                (
-                    len(prescriptions) + 1,
-                    aid,
-                    med,
-                    rng.choice(prescribers[dept]),
-                    dose,
-                    per_day,
-                    begin,
-                    end_date,
-                )
+                (len(prescriptions) + 1, aid, med, prescriber, dose, per_day, begin, end_date)
             )
+    return prescriptions
 
-    # Lab results
-    lab_results: list[tuple[Value, ...]] = []
+
+def make_lab_results(rng: random.Random, admissions: list[Row], adm_dept: dict[int, int]) -> list[Row]:
+    lab_results: list[Row] = []
     for a in admissions:
-        aid = int(a[0])
-        dept = adm_dept[aid]
-        admitted = a[5]
+        aid, admitted = int(a[0]), a[5]
         end = a[6] or SNAPSHOT
         span = max(2, int((end - admitted).total_seconds() // 60))
-        for code in rng.sample(DEPT_LABS[dept], rng.choice([0, 1, 2, 2, 3])):
+        for code in rng.sample(DEPT_LABS[adm_dept[aid]], rng.choice([0, 1, 2, 2, 3])):
             for _ in range(rng.choice([1, 1, 2])):
                 at = admitted + dt.timedelta(minutes=rng.randrange(0, span))
                 mean, sd = LAB_DIST[code]
                 value = None if rng.random() < 0.05 else money(max(0.1, rng.gauss(mean, sd)))
                 lab_results.append((len(lab_results) + 1, aid, code, at, value))
-    # A value exactly on a reference limit (inside the range, not abnormal).
+    # Values exactly on a reference limit (inside the range, not abnormal).
     lab_results[10] = (*lab_results[10][:2], "K", lab_results[10][3], Decimal("5.10"))
     lab_results[11] = (*lab_results[11][:2], "CRP", lab_results[11][3], Decimal("5.00"))
+    return lab_results
 
-    # Invoices: discharged stays, except the most recent ones and a few in dispute.
-    invoices: list[tuple[Value, ...]] = []
+
+def make_invoices(rng: random.Random, admissions: list[Row], patients: list[Row]) -> list[Row]:
+    """Discharged stays, except the most recent ones and a few in dispute."""
+    insurer_of = {int(p[0]): p[6] for p in patients}
     insurer_kind = {i[0]: i[2] for i in INSURERS}
+    invoices: list[Row] = []
     for a in admissions:
-        aid = int(a[0])
-        discharged = a[6]
+        aid, discharged = int(a[0]), a[6]
         if discharged is None or discharged >= dt.datetime(2024, 12, 20) or aid % 97 == 0:
             continue
-        insurer = by_pid[int(a[1])][6]
+        insurer = insurer_of[int(a[1])]
         days = max(1, (discharged - a[5]).days)
         issued = discharged.date() + dt.timedelta(days=rng.randrange(1, 12))
         if insurer is not None and insurer_kind[insurer] == "research":
@@ -696,109 +727,43 @@ def main() -> None:
             else:
                 paid, status = billed, "paid"
         invoices.append((len(invoices) + 1, aid, issued, billed, paid, status))
+    return invoices
 
-    sql = [SCHEMA]
-    sql.append(inserts("departments", ["department_id", "name", "building", "floor"], DEPARTMENTS))
-    sql.append(
-        inserts(
-            "wards",
-            ["ward_id", "department_id", "code", "name", "licensed_beds", "opened_on"],
-            [w[:6] for w in WARDS],
-        )
-    )
-    sql.append(inserts("beds", ["bed_id", "ward_id", "label", "bed_type", "is_active"], beds))
-    sql.append(
-        inserts("staff", ["staff_id", "department_id", "full_name", "role", "hired_on", "left_on"], staff)
-    )
-    sql.append(inserts("insurers", ["insurer_id", "name", "kind"], INSURERS))
-    sql.append(
-        inserts(
-            "patients",
-            ["patient_id", "mrn", "full_name", "sex", "birth_date", "city", "insurer_id", "registered_on"],
-            patients,
-        )
-    )
-    sql.append(
-        inserts(
-            "admissions",
-            [
-                "admission_id",
-                "patient_id",
-                "bed_id",
-                "attending_id",
-                "admission_type",
-                "admitted_at",
-                "discharged_at",
-                "disposition",
-            ],
-            admissions,
-        )
-    )
-    sql.append(
-        inserts(
-            "diagnoses",
-            ["diagnosis_id", "admission_id", "icd10_code", "description", "is_primary"],
-            diagnoses,
-        )
-    )
-    sql.append(
-        inserts(
-            "procedures",
-            ["procedure_id", "admission_id", "performed_by", "code", "name", "performed_at", "duration_min"],
-            procedures,
-        )
-    )
-    meds = [(m[0], m[1], m[2], m[3], Decimal(m[4]), m[5]) for m in MEDICATIONS]
-    sql.append(
-        inserts(
-            "medications", ["medication_id", "name", "atc_code", "form", "unit_cost", "is_controlled"], meds
-        )
-    )
-    sql.append(
-        inserts(
-            "prescriptions",
-            [
-                "prescription_id",
-                "admission_id",
-                "medication_id",
-                "prescribed_by",
-                "dose_mg",
-                "doses_per_day",
-                "start_date",
-                "end_date",
-            ],
-            prescriptions,
-        )
-    )
-    tests = [
-        (
-            t[0],
-            t[1],
-            t[2],
-            None if t[3] is None else Decimal(t[3]),
-            None if t[4] is None else Decimal(t[4]),
-            Decimal(t[5]),
-        )
-        for t in LAB_TESTS
-    ]
-    sql.append(inserts("lab_tests", ["test_code", "name", "unit", "ref_low", "ref_high", "price"], tests))
-    sql.append(
-        inserts(
-            "lab_results", ["result_id", "admission_id", "test_code", "collected_at", "value"], lab_results
-        )
-    )
-    sql.append(
-        inserts(
-            "invoices",
-            ["invoice_id", "admission_id", "issued_on", "amount_billed", "amount_paid", "status"],
-            invoices,
-        )
-    )
+
+def dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    consults = random.Random(SEED + 1)  # a second stream, so adding it left the rest unchanged
+    staff = make_staff(rng)
+    patients = make_patients(rng)
+    beds, ward_beds = make_beds()
+    stays = plan_stays(rng, patients)
+    admissions, adm_dept = make_admissions(rng, consults, stays, patients, staff, ward_beds)
+    # The order of these calls fixes which random numbers each table gets.
+    tables: dict[str, Sequence[Row]] = {
+        "departments": DEPARTMENTS,
+        "wards": [w[:6] for w in WARDS],
+        "beds": beds,
+        "staff": staff,
+        "insurers": INSURERS,
+        "patients": patients,
+        "admissions": admissions,
+        "diagnoses": make_diagnoses(rng, admissions, adm_dept),
+        "procedures": make_procedures(rng, admissions, adm_dept, staff),
+        "medications": [(m[0], m[1], m[2], m[3], Decimal(m[4]), m[5]) for m in MEDICATIONS],
+        "prescriptions": make_prescriptions(rng, admissions, adm_dept, staff),
+        "lab_tests": [(t[0], t[1], t[2], dec(t[3]), dec(t[4]), Decimal(t[5])) for t in LAB_TESTS],
+        "lab_results": make_lab_results(rng, admissions, adm_dept),
+        "invoices": make_invoices(rng, admissions, patients),
+    }
+    sql = [SCHEMA] + [inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(sql), encoding="utf-8")
-    print(
-        f"wrote {OUT} ({len(admissions)} admissions, {len(prescriptions)} prescriptions, {len(lab_results)} lab results)"
-    )
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
+    print(f"wrote {OUT}: {counts}")
 
 
 if __name__ == "__main__":
