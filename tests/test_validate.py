@@ -36,8 +36,13 @@ def test_sample_benchmark_is_valid(cache_dir):
         ("SELECT {title FROM products", "where", "cannot be expanded"),
         ("SELECT random() AS r FROM products", "where", "not deterministic"),
         ("DELETE FROM products", "where", "not a single query"),
+        (
+            "SELECT {customer_id, city} FROM customers WHERE city IS NOT NULL",
+            "where",
+            "column choice merges rows (3 distinct rows with all columns, 2 with this choice)",
+        ),
     ],
-    ids=["tie-at-limit", "empty", "fails", "category", "braces", "random", "not-a-query"],
+    ids=["tie-at-limit", "empty", "fails", "category", "braces", "random", "not-a-query", "collapsing-choice"],
 )
 def test_problems_are_reported(cache_dir, tmp_path, query, category, expected):
     questions = tmp_path / "q.csv"
@@ -45,6 +50,14 @@ def test_problems_are_reported(cache_dir, tmp_path, query, category, expected):
     proc = validate(cache_dir, questions)
     assert proc.returncode == 1
     assert expected in proc.stdout
+
+
+def test_choice_of_unique_columns_is_fine(cache_dir, tmp_path):
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        'question,query,db_name,query_category\nQ?,"SELECT {customer_id, name} FROM customers",shop,where\n'
+    )
+    assert validate(cache_dir, questions).returncode == 0
 
 
 def test_tie_broken_by_second_key_is_fine(cache_dir, tmp_path):
