@@ -42,7 +42,16 @@ def test_sample_benchmark_is_valid(cache_dir):
             "column choice merges rows (3 distinct rows with all columns, 2 with this choice)",
         ),
     ],
-    ids=["tie-at-limit", "empty", "fails", "category", "braces", "random", "not-a-query", "collapsing-choice"],
+    ids=[
+        "tie-at-limit",
+        "empty",
+        "fails",
+        "category",
+        "braces",
+        "random",
+        "not-a-query",
+        "collapsing-choice",
+    ],
 )
 def test_problems_are_reported(cache_dir, tmp_path, query, category, expected):
     questions = tmp_path / "q.csv"
