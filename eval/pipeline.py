@@ -90,6 +90,10 @@ def load_items(config: RunConfig) -> list[Question]:
 
 def run(config: RunConfig) -> int:
     started = time.perf_counter()
+    if config.suite and config.dialect != "postgres":
+        raise BadInput(
+            f"--suite needs --dialect postgres (variants are PostgreSQL databases), not {config.dialect}"
+        )
     questions = load_items(config)
     sources = discover(config.schemas, [q.db_name for q in questions])
     runner_cls = load_runner(config.runner)
