@@ -848,7 +848,12 @@ def run_suite(
     """The pipeline's hook: build the variants, judge the rows on them, report."""
     started = time.perf_counter()
     build = build_suite(
-        backend, sources, questions, config.suite, config.suite_seed, gold=_cached_gold(backend, evaluator)
+        backend,
+        sources,
+        questions,
+        config.suite,
+        config.suite_seed,
+        gold=cached_gold_runner(backend, evaluator),
     )
     build_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -880,7 +885,7 @@ def run_suite(
     return judged, meta
 
 
-def _cached_gold(backend: Any, evaluator: Evaluator) -> Any:
+def cached_gold_runner(backend: Any, evaluator: Evaluator) -> Any:
     """Run a gold query through the evaluator's gold cache (results reused by the suite pass)."""
     cache = evaluator.gold_cache
 
