@@ -127,13 +127,21 @@ def main() -> None:
             for row in [r for r in rows if r.suite_correct][:5]:
                 print(f"    still missed: {row.question.question[:60]!r}: {row.generated_query[:80]!r}")
 
-            oracle = evaluator(backend, cache_dir / "gold-oracle", args.parallel)
             oracle_items = [
                 (q, Prediction(sql=plan_gold(q).expansions[0])) for q in questions if plan_gold(q).expansions
             ]
+            plain = evaluator(backend, cache_dir / "gold-oracle-plain", args.parallel)
+            started = time.perf_counter()
+            plain.evaluate(oracle_items)
+            without = time.perf_counter() - started
+            oracle = evaluator(backend, cache_dir / "gold-oracle", args.parallel)
+            started = time.perf_counter()
             judged, _ = suite_rows(oracle, oracle.evaluate(oracle_items), suite.variants)
+            with_s = time.perf_counter() - started
+            accuracy = sum(bool(r.suite_correct) for r in judged) / max(len(judged), 1)
             print(
-                f"oracle suite accuracy: {sum(bool(r.suite_correct) for r in judged) / max(len(judged), 1):.1%}"
+                f"oracle (every answer right, so all run on the variants): {without:.3f}s without the suite, "
+                f"{with_s:.3f}s with it ({with_s / without:.1f}x); suite accuracy {accuracy:.1%}"
             )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
