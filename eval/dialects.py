@@ -77,8 +77,25 @@ def schema_statements(text: str, dialect: str) -> list[str]:
     for tree in trees:
         if not isinstance(tree, exp.Expression) or isinstance(tree, _SKIPPED) or _is_pg_only(tree):
             continue
+        if isinstance(tree, exp.Create):
+            tree = _without_foreign_keys(tree)
         out.append(_generate(tree, dialect))
     return out
+
+
+def _without_foreign_keys(tree: exp.Expression) -> exp.Expression:
+    """The CREATE TABLE without its foreign keys.
+
+    They cannot change a query's result on a database that is only read, and DuckDB checks
+    them row by row within one INSERT (a table referring to itself fails to load).
+    """
+    tree = tree.copy()
+    for node in list(tree.find_all(exp.ForeignKey, exp.Reference)):
+        holder = node.parent if isinstance(node.parent, (exp.Constraint, exp.ColumnConstraint)) else node
+        if isinstance(node, exp.Reference) and isinstance(node.parent, exp.ForeignKey):
+            continue  # removed with its FOREIGN KEY
+        holder.pop()
+    return tree
 
 
 def _is_pg_only(tree: exp.Expression) -> bool:

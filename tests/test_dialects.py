@@ -226,3 +226,22 @@ def test_missing_dialect_package_message(monkeypatch, file_cache):
     monkeypatch.setattr(builtins, "__import__", no_duckdb)
     with pytest.raises(Exception, match=r"pip install '\.\[duckdb\]'"):
         open_file_backend("duckdb", file_cache, ExecLimits())
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_self_referencing_table_loads(dialect, tmp_path):
+    """Foreign keys are dropped from the copies (DuckDB checks them row by row within one INSERT)."""
+    folder = tmp_path / "schemas" / "tree"
+    folder.mkdir(parents=True)
+    (folder / "tree.sql").write_text(
+        "CREATE TABLE node (id integer PRIMARY KEY, parent_id integer REFERENCES node (id), "
+        "CONSTRAINT self FOREIGN KEY (parent_id) REFERENCES node (id));\n"
+        "INSERT INTO node VALUES (1, NULL), (2, 1), (3, 2);\n"
+        "COMMENT ON TABLE node IS 'a tree';\nSET client_encoding = 'UTF8';\n"
+    )
+    with open_file_backend(dialect, tmp_path / "cache", ExecLimits()) as backend:
+        backend.prepare(discover(tmp_path / "schemas", ["tree"]))
+        assert backend.execute("tree", "SELECT COUNT(*) FROM node WHERE parent_id IS NOT NULL").rows == (
+            (2,),
+        )
+        assert "REFERENCES" not in backend.table_metadata("tree")

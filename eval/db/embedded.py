@@ -29,7 +29,7 @@ from eval.records import QueryResult
 from eval.schemas import SchemaSource
 
 # Bump when the way files are built changes.
-FILE_FORMAT = "1"
+FILE_FORMAT = "2"
 _FETCH_CHUNK = 5_000
 
 
