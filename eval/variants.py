@@ -816,24 +816,22 @@ def suite_rows(
 
 
 def suite_accuracy(rows: Sequence[ResultRow]) -> dict[str, Any]:
-    """``{"accuracy", "n", "correct", "by_category": {category: {"accuracy", "n"}}}``."""
+    """Summary keys: ``suite_accuracy`` (a number, as ``accuracy``), ``suite_correct`` and
+    ``suite_by_category`` (``{category: {"accuracy", "n"}}``), over questions whose gold ran."""
     scored = [r for r in rows if not r.gold_error]
 
-    def score(group: list[ResultRow]) -> dict[str, Any]:
-        correct = sum(bool(r.suite_correct) for r in group)
-        return {"accuracy": correct / len(group) if group else 0.0, "n": len(group), "correct": correct}
+    def accuracy(group: list[ResultRow]) -> float:
+        return sum(bool(r.suite_correct) for r in group) / len(group) if group else 0.0
 
     categories = sorted({r.question.category for r in scored})
+    by_category = {}
+    for category in categories:
+        group = [r for r in scored if r.question.category == category]
+        by_category[category] = {"accuracy": accuracy(group), "n": len(group)}
     return {
-        **score(scored),
-        "by_category": {
-            c: {
-                k: v
-                for k, v in score([r for r in scored if r.question.category == c]).items()
-                if k != "correct"
-            }
-            for c in categories
-        },
+        "suite_accuracy": accuracy(scored),
+        "suite_correct": sum(bool(r.suite_correct) for r in scored),
+        "suite_by_category": by_category,
     }
 
 
@@ -869,7 +867,7 @@ def run_suite(
             "; ".join(build.empty_gold[:5]),
         )
     meta = {
-        "suite_accuracy": suite_accuracy(judged),
+        **suite_accuracy(judged),
         "suite": {
             "k": config.suite,
             "seed": config.suite_seed,
