@@ -53,7 +53,7 @@ from eval.schemas import SchemaSource
 from eval.sqltext import DIALECT
 
 # Bump when the generation changes, so cached variants are rebuilt.
-VARIANT_FORMAT = "2"
+VARIANT_FORMAT = "3"
 ATTEMPTS = 3
 P_DROP = 0.15
 P_DUPLICATE = 0.25
@@ -355,6 +355,29 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
     return wrapped
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """One column's base values and their range, computed once per table."""
+
+    values: list[Any]
+    present: list[Any]
+    low: Any = None
+    high: Any = None
+    near: tuple[Any, ...] = ()
+    """Values beside the gold's bounds, of the column's type."""
+
+    @classmethod
+    def of(cls, values: list[Any], boundary: Sequence[Any]) -> _Pool:
+        present = [v for v in values if v is not None]
+        if not present:
+            return cls(values, present)
+        kind = type(present[0])
+        near = tuple(dict.fromkeys(b for b in boundary if type(b) is kind))
+        if not _ranged(present[0]):
+            return cls(values, present, near=near)
+        return cls(values, present, min(present), max(present), near)
+
+
 def generate_table(
     table: Table,
     rows: list[_Row],
@@ -368,36 +391,37 @@ def generate_table(
     """
     survivors = [r for r in rows if r.kept or rng.random() >= P_DROP] or rows[:1]
     fixed = table.fixed_columns()
-    pools = [[r.values[i] for r in rows] for i in range(len(table.columns))]
+    pools = [
+        _Pool.of([r.values[i] for r in rows], boundaries.get(c.name.lower(), []))
+        for i, c in enumerate(table.columns)
+    ]
+    fresh = _KeyMaker(table, parents, pools)
     copies = []
     for n, row in enumerate(list(survivors)):
         if rng.random() < P_DUPLICATE:
             copy = _Row(list(row.values), original=False)
-            if _fresh_keys(table, copy, n, parents, pools, rng):
+            if fresh.fill(copy, n, rng):
                 copies.append(copy)
     out = survivors + copies
     for row in out:
         for i, column in enumerate(table.columns):
             if i in fixed or i in row.protected or rng.random() >= P_PERTURB:
                 continue
-            row.values[i] = perturb(
-                column, row.values[i], pools[i], boundaries.get(column.name.lower(), []), rng
-            )
+            row.values[i] = perturb(column, row.values[i], pools[i], rng)
+    _plant_boundaries(table, out, fixed, pools, rng)
     _fix_foreign_keys(table, out, {**parents, table.name: [tuple(r.values) for r in out]}, rng)
     return _unique_keys(table, out)
 
 
 def _plant_boundaries(
-    table: Table, rows: list[_Row], fixed: set[int], boundaries: Mapping[str, list[Any]], rng: random.Random
+    table: Table, rows: list[_Row], fixed: set[int], pools: list[_Pool], rng: random.Random
 ) -> None:
     """Put values from beside the gold's bounds on a third of the rows (where wrong bounds show)."""
-    for i, column in enumerate(table.columns):
-        present = next((r.values[i] for r in rows if r.values[i] is not None), None)
-        values = [b for b in boundaries.get(column.name.lower(), []) if type(b) is type(present)]
-        candidates = [r for r in rows if i not in r.protected and not r.kept]
-        if i in fixed or not values or not candidates:
+    for i in range(len(table.columns)):
+        values = list(pools[i].near)
+        if i in fixed or not values:
             continue
-        values = list(dict.fromkeys(values))
+        candidates = [r for r in rows if i not in r.protected and not r.kept]
         count = min(len(values), len(candidates), max(1, len(rows) // 3))
         for row, value in zip(rng.sample(candidates, count), rng.sample(values, count)):
             row.values[i] = value
@@ -409,43 +433,52 @@ def _targets(fk: ForeignKey, parent_rows: Sequence[tuple]) -> list[tuple]:
     return [t for t in dict.fromkeys(targets) if None not in t]
 
 
-def _fresh_keys(
-    table: Table, row: _Row, n: int, parents: Mapping[str, list[tuple]], pools: list[list], rng: random.Random
-) -> bool:
-    """New values for a duplicate's key columns; False when a column's type has none to give."""
-    fk_of = {i: (fk, j) for fk in table.foreign_keys for j, i in enumerate(fk.columns)}
-    for i in sorted({i for key in table.keys for i in key}):
-        column = table.columns[i]
-        targets = _targets(fk_of[i][0], parents.get(fk_of[i][0].parent, [])) if i in fk_of else []
-        if targets:
-            row.values[i] = rng.choice(targets)[fk_of[i][1]]
-        elif column.data_type in _INTS:
-            top = max((v for v in pools[i] if isinstance(v, int)), default=0)
-            row.values[i] = top + 1 + n
-        elif column.data_type in _TEXTS and isinstance(row.values[i], str):
-            suffix = f"~{n}"
-            room = (column.max_length or 10_000) - len(suffix)
-            if room < 1:
+class _KeyMaker:
+    """Fresh key values for duplicated rows: a parent's key, the next integer, a suffixed text."""
+
+    def __init__(self, table: Table, parents: Mapping[str, list[tuple]], pools: list[_Pool]) -> None:
+        self.table = table
+        self.columns = sorted({i for key in table.keys for i in key})
+        self.targets: dict[int, tuple[list[tuple], int]] = {}
+        for fk in table.foreign_keys:
+            targets = _targets(fk, parents.get(fk.parent, []))
+            for j, i in enumerate(fk.columns):
+                if targets:
+                    self.targets[i] = (targets, j)
+        self.top = {
+            i: max((v for v in pools[i].present if isinstance(v, int)), default=0) for i in self.columns
+        }
+
+    def fill(self, row: _Row, n: int, rng: random.Random) -> bool:
+        """Give ``row`` new key values; False when a key column's type has none to give."""
+        for i in self.columns:
+            column = self.table.columns[i]
+            if i in self.targets:
+                targets, j = self.targets[i]
+                row.values[i] = rng.choice(targets)[j]
+            elif column.data_type in _INTS:
+                row.values[i] = self.top[i] + 1 + n
+            elif column.data_type in _TEXTS and isinstance(row.values[i], str):
+                suffix = f"~{n}"
+                room = (column.max_length or 10_000) - len(suffix)
+                if room < 1:
+                    return False
+                row.values[i] = row.values[i][:room] + suffix
+            else:
                 return False
-            row.values[i] = row.values[i][:room] + suffix
-        else:
-            return False
-    return True
+        return True
 
 
-def perturb(column: Column, value: Any, pool: list[Any], boundary: list[Any], rng: random.Random) -> Any:
+def perturb(column: Column, value: Any, pool: _Pool, rng: random.Random) -> Any:
     """A plausible new value for one cell, of the column's own kind and range."""
-    present = [v for v in pool if v is not None]
-    if not present:
+    if not pool.present:
         return value
-    near = [b for b in boundary if type(b) is type(present[0])]
-    if near and rng.random() < P_BOUNDARY:
-        return rng.choice(near)
-    if rng.random() < 0.5 or not _ranged(present[0]):
-        choice = rng.choice(pool)
+    if pool.near and rng.random() < P_BOUNDARY:
+        return rng.choice(pool.near)
+    if rng.random() < 0.5 or pool.low is None:
+        choice = rng.choice(pool.values)
         return value if (choice is None and not column.nullable) else choice
-    low, high = min(present), max(present)
-    return _between(low, high, column, rng)
+    return _between(pool.low, pool.high, column, rng)
 
 
 def _ranged(value: Any) -> bool:

@@ -430,6 +430,10 @@ class PostgresBackend(Backend):
             cur.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(building))
             self._seed(f"{name}__building", self._sources[base])
         with self._admin(f"{name}__building") as conn:
+            with conn.cursor() as setup:
+                # Durability of each commit is not needed: the rename below happens after
+                # these commits in the WAL, so a crash can only lose the whole unrenamed build.
+                setup.execute("SET synchronous_commit = off")
             build(conn)
             conn.commit()
             conn.autocommit = True
