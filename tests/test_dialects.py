@@ -172,6 +172,40 @@ def test_backend_enforces_timeout_and_row_cap_itself(dialect, file_cache):
         assert backend.execute("shop", "SELECT COUNT(*) FROM orders").rows == ((6,),)
 
 
+ENGINE_ESCAPES = {
+    "sqlite": [
+        "PRAGMA query_only = OFF",
+        "ATTACH DATABASE '{tmp}/evil.db' AS evil",
+        "VACUUM INTO '{tmp}/copy.db'",
+        "CREATE TEMP TABLE t AS SELECT 1",
+        "BEGIN IMMEDIATE",
+    ],
+    "duckdb": [
+        "SET enable_external_access = true",
+        "RESET lock_configuration",
+        "ATTACH '{tmp}/evil.duckdb' AS evil",
+        "COPY orders TO '{tmp}/copy.csv'",
+        "CREATE TABLE t AS SELECT 1",
+        "INSTALL httpfs",
+    ],
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_engine_refuses_escapes_without_the_statement_checks(dialect, file_cache, tmp_path):
+    """The second line of defence: statements the checks would reject, sent to the engine directly."""
+    with open_sample(dialect, file_cache) as backend:
+        before = file_sums(file_cache, dialect)
+        for sql in ENGINE_ESCAPES[dialect]:
+            result = backend.execute("shop", sql.format(tmp=tmp_path))
+            assert not result.ok, sql
+            # Whatever the statement did, the next query still runs read-only on intact data.
+            assert backend.execute("shop", "SELECT COUNT(*) FROM orders").rows == ((6,),), sql
+            assert not backend.execute("shop", "DELETE FROM orders").ok, sql
+    assert file_sums(file_cache, dialect) == before
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_validate_dialect_is_clean_on_the_sample(dialect, file_cache):
     proc = run_cli(

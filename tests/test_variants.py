@@ -164,7 +164,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_suite_catches_what_the_base_misses(cache_dir, tmp_path):
-    """Predictions right on the base data only by luck: a constant, and a filter redundant there."""
+    """Predictions right on the base data only by luck: a constant, a filter redundant there, a bound."""
     predictions = tmp_path / "lucky.csv"
     gold = "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'"
     rows = [
@@ -180,17 +180,27 @@ def test_suite_catches_what_the_base_misses(cache_dir, tmp_path):
         writer.writerow(["question", "query", "db_name", "query_category", "note", "generated_query"])
         for sql, note in rows:
             writer.writerow(["How many customers live in Lisbon?", gold, "shop", "where", note, sql])
+        # No order on the base sits in the last minute of January: a wrong bound that only a
+        # value planted beside the gold's bound reveals.
+        january = "SELECT COUNT(*) FROM orders WHERE ordered_at >= '2023-01-01' AND ordered_at < '2023-02-01'"
+        wrong = "SELECT COUNT(*) FROM orders WHERE ordered_at >= '2023-01-01' AND ordered_at <= '2023-01-31 23:59'"
+        writer.writerow(
+            ["How many orders were placed in January 2023?", january, "shop", "date", "bound", wrong]
+        )
     out = tmp_path / "lucky_out.csv"
     args = sample_args(cache_dir, out)
     code = main([*args[2:], "-r", "file", "--predictions", str(predictions), "--suite", "3"])
     assert code == 0
     result = read_csv(out)
-    assert [r["correct"] for r in result] == ["1", "1", "1"]
-    assert [r["suite_correct"] for r in result] == ["0", "0", "1"]
+    assert [r["correct"] for r in result] == ["1", "1", "1", "1"]
+    assert [r["suite_correct"] for r in result] == ["0", "0", "1", "0"]
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["accuracy"] == 1.0
-    assert summary["suite_accuracy"] == pytest.approx(1 / 3) and summary["suite_correct"] == 1
-    assert summary["suite_by_category"] == {"where": {"accuracy": pytest.approx(1 / 3), "n": 3}}
+    assert summary["suite_accuracy"] == pytest.approx(1 / 4) and summary["suite_correct"] == 1
+    assert summary["suite_by_category"] == {
+        "where": {"accuracy": pytest.approx(1 / 3), "n": 3},
+        "date": {"accuracy": 0.0, "n": 1},
+    }
     assert summary["suite"]["k"] == 3 and summary["suite"]["variants"]["shop"] == [
         "shop__v1",
         "shop__v2",
