@@ -13,7 +13,8 @@ How a variant is made (:func:`generate_table`), table by table, parents before c
   and the column's decimals), dates and timestamps within the column's range, text and
   booleans from the column's own values, NULLs as often as in the column; values next to
   the gold queries' bounds (a date literal, the second before it, the day after) are
-  favoured and planted on a third of the rows, since that is where wrong boundaries show;
+  favoured and planted on free rows (each value in some variant), since that is where
+  wrong boundaries show;
 - **keys stay keys**: primary-key, unique and key-like columns (an ``id`` column unique
   on the base) are never perturbed and stay unique; a duplicate gets fresh key values;
 - **foreign keys stay consistent**: declared ones, and inferred ones (a ``..id`` column
@@ -24,8 +25,9 @@ How a variant is made (:func:`generate_table`), table by table, parents before c
   and rows carrying it are kept unchanged in that column, with their parents.
 
 Then every gold expansion runs on the variant; one that returns rows on the base but
-none (or an error) on a variant makes that variant be rebuilt with another seed (up to
-three tries), and what still fails is reported. Variants are PostgreSQL databases on
+none (or an error) on a variant makes that variant be rebuilt with another seed and half
+the changes (up to three tries), and what still fails is reported (a correct prediction
+still matches an empty gold; only its power to tell answers apart is lost). Variants are PostgreSQL databases on
 the same server, built from the base as a template and rewritten by this module.
 """
 
@@ -53,14 +55,28 @@ from eval.schemas import SchemaSource
 from eval.sqltext import DIALECT
 
 # Bump when the generation changes, so cached variants are rebuilt.
-VARIANT_FORMAT = "3"
+VARIANT_FORMAT = "5"
 ATTEMPTS = 3
-P_DROP = 0.15
-P_DUPLICATE = 0.25
-P_PERTURB = 0.3
-P_REMAP = 0.15
 P_BOUNDARY = 0.35
 PROTECTED_PER_LITERAL = 3
+
+
+@dataclass(frozen=True)
+class Rates:
+    """How much a variant changes: the chance of each change per row (or cell)."""
+
+    drop: float = 0.15
+    duplicate: float = 0.25
+    perturb: float = 0.3
+    remap: float = 0.15
+
+    @classmethod
+    def for_attempt(cls, attempt: int) -> Rates:
+        """Each retry after a gold came out empty changes half as much as the one before."""
+        f = 0.5**attempt
+        base = cls()
+        return cls(base.drop * f, base.duplicate * f, base.perturb * f, base.remap * f)
+
 
 # --------------------------------------------------------------------------- gold literals
 
@@ -327,6 +343,8 @@ class _Row:
     """Columns carrying a gold literal: never changed."""
     kept: bool = False
     """Must survive (carries a literal, or is the parent of a row that does)."""
+    childless: bool = False
+    """A parent no child refers to on the base: kept, so "never ..." answers stay non-empty."""
     original: bool = True
 
 
@@ -352,7 +370,20 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
             for parent_row in wrapped[fk.parent]:
                 if tuple(parent_row.values[i] for i in fk.parent_columns) in wanted:
                     parent_row.kept = True
+    for table in tables.values():
+        for fk in table.foreign_keys:
+            if fk.parent not in tables:
+                continue
+            used = _referenced(table, fk)
+            for parent_row in wrapped[fk.parent]:
+                if tuple(parent_row.values[i] for i in fk.parent_columns) not in used:
+                    parent_row.childless = True
     return wrapped
+
+
+def _referenced(child: Table, fk: ForeignKey) -> set[tuple]:
+    """The parent keys the child's base rows refer to through ``fk``."""
+    return {tuple(r[i] for i in fk.columns) for r in child.rows}
 
 
 @dataclass(frozen=True)
@@ -384,12 +415,14 @@ def generate_table(
     parents: Mapping[str, list[tuple]],
     boundaries: Mapping[str, list[Any]],
     rng: random.Random,
+    rates: Rates = Rates(),
+    index: int = 1,
 ) -> list[tuple]:
     """The variant's rows for one table (see the module docstring for the rules).
 
     ``parents`` holds the variant rows already written for the tables this one refers to.
     """
-    survivors = [r for r in rows if r.kept or rng.random() >= P_DROP] or rows[:1]
+    survivors = [r for r in rows if r.kept or r.childless or rng.random() >= rates.drop] or rows[:1]
     fixed = table.fixed_columns()
     pools = [
         _Pool.of([r.values[i] for r in rows], boundaries.get(c.name.lower(), []))
@@ -398,39 +431,51 @@ def generate_table(
     fresh = _KeyMaker(table, parents, pools)
     copies = []
     for n, row in enumerate(list(survivors)):
-        if rng.random() < P_DUPLICATE:
+        if rng.random() < rates.duplicate:
             copy = _Row(list(row.values), original=False)
             if fresh.fill(copy, n, rng):
                 copies.append(copy)
     out = survivors + copies
     for row in out:
         for i, column in enumerate(table.columns):
-            if i in fixed or i in row.protected or rng.random() >= P_PERTURB:
+            if i in fixed or i in row.protected or rng.random() >= rates.perturb:
                 continue
             row.values[i] = perturb(column, row.values[i], pools[i], rng)
-    _plant_boundaries(table, out, fixed, pools, rng)
-    _fix_foreign_keys(table, out, {**parents, table.name: [tuple(r.values) for r in out]}, rng)
+    _plant_boundaries(table, out, fixed, pools, rng, index)
+    _fix_foreign_keys(table, out, {**parents, table.name: [tuple(r.values) for r in out]}, rng, rates.remap)
     return _unique_keys(table, out)
 
 
 def _plant_boundaries(
-    table: Table, rows: list[_Row], fixed: set[int], pools: list[_Pool], rng: random.Random
+    table: Table, rows: list[_Row], fixed: set[int], pools: list[_Pool], rng: random.Random, index: int
 ) -> None:
-    """Put values from beside the gold's bounds on a third of the rows (where wrong bounds show)."""
+    """Put values from beside the gold's bounds on free rows (where wrong bounds show).
+
+    Each value once, as far as rows allow; the ``index``-th variant starts further along
+    the list, so that K small variants between them still plant every value.
+    """
     for i in range(len(table.columns)):
         values = list(pools[i].near)
         if i in fixed or not values:
             continue
         candidates = [r for r in rows if i not in r.protected and not r.kept]
-        count = min(len(values), len(candidates), max(1, len(rows) // 3))
-        for row, value in zip(rng.sample(candidates, count), rng.sample(values, count)):
+        count = min(len(values), len(candidates))
+        start = (index - 1) * count
+        chosen = [values[(start + j) % len(values)] for j in range(count)]
+        for row, value in zip(rng.sample(candidates, count), chosen):
             row.values[i] = value
 
 
-def _targets(fk: ForeignKey, parent_rows: Sequence[tuple]) -> list[tuple]:
-    """The key values a foreign key may point at, from the parent's variant rows."""
-    targets = [tuple(r[i] for i in fk.parent_columns) for r in parent_rows]
-    return [t for t in dict.fromkeys(targets) if None not in t]
+def _targets(table: Table, fk: ForeignKey, parent_rows: Sequence[tuple]) -> list[tuple]:
+    """The key values a foreign key may point at, from the parent's variant rows.
+
+    Parents the base's children already refer to, when there are any: a parent without
+    children on the base stays without (questions about "never" keep their answers).
+    """
+    targets = [t for t in dict.fromkeys(tuple(r[i] for i in fk.parent_columns) for r in parent_rows)]
+    targets = [t for t in targets if None not in t]
+    used = _referenced(table, fk)
+    return [t for t in targets if t in used] or targets
 
 
 class _KeyMaker:
@@ -441,7 +486,7 @@ class _KeyMaker:
         self.columns = sorted({i for key in table.keys for i in key})
         self.targets: dict[int, tuple[list[tuple], int]] = {}
         for fk in table.foreign_keys:
-            targets = _targets(fk, parents.get(fk.parent, []))
+            targets = _targets(table, fk, parents.get(fk.parent, []))
             for j, i in enumerate(fk.columns):
                 if targets:
                     self.targets[i] = (targets, j)
@@ -547,21 +592,21 @@ def _beside(bound: Any, like: Any) -> list[Any]:
 
 
 def _fix_foreign_keys(
-    table: Table, rows: list[_Row], parents: Mapping[str, list[tuple]], rng: random.Random
+    table: Table, rows: list[_Row], parents: Mapping[str, list[tuple]], rng: random.Random, remap: float
 ) -> None:
     """Point every child row at an existing parent: remap orphans, remap a few others at random."""
     for fk in table.foreign_keys:
         if fk.parent not in parents:
             continue  # a parent outside the variant's tables: leave as is
-        targets = _targets(fk, parents[fk.parent])
-        existing = set(targets)
+        existing = {tuple(r[i] for i in fk.parent_columns) for r in parents[fk.parent]}
+        targets = _targets(table, fk, parents[fk.parent])
         for row in rows:
             current = tuple(row.values[i] for i in fk.columns)
             if any(v is None for v in current):
                 continue
             locked = any(i in row.protected for i in fk.columns)
             orphan = current not in existing
-            if orphan or (not locked and not row.kept and rng.random() < P_REMAP):
+            if orphan or (not locked and not row.kept and rng.random() < remap):
                 if not targets:
                     row.values = []  # nothing to point at: the row goes
                     continue
@@ -638,25 +683,27 @@ def build_suite(
     empty: list[str] = []
     built = 0
     for db_name, source in sorted(sources.items()):
+        db_literals = literals.get(db_name, ())
         names = []
         for index in range(1, k + 1):
             name = f"{db_name}__v{index}"
-            failures: list[str] = []
-            db_literals = literals.get(db_name, ())
             hashes = [variant_hash(source.content_hash, db_literals, seed, index, a) for a in range(ATTEMPTS)]
-            for attempt, content_hash in enumerate(hashes):
-                # A previous run may have settled on a later attempt: accept it at first.
+            attempt = 0
+            while True:
+                # A previous run may have settled on a later attempt: accept it as it is.
                 built += backend.derive_database(
                     name,
                     db_name,
-                    content_hash,
-                    _rewriter(db_literals, content_hash),
-                    accept=hashes[attempt:] if attempt == 0 else (),
+                    hashes[attempt],
+                    _rewriter(db_literals, hashes[attempt], Rates.for_attempt(attempt), index),
+                    accept=hashes[attempt + 1 :],
                 )
+                attempt = hashes.index(backend.content_hash(name))
                 failures = _gold_failures(run_gold, db_name, name, golds.get(db_name, []))
-                if not failures:
+                if not failures or attempt + 1 == ATTEMPTS:
                     break
                 rebuilt.append(f"{name}: {failures[0]}")
+                attempt += 1
             empty.extend(f"{name}: {f}" for f in failures)
             names.append(name)
         variants[db_name] = tuple(names)
@@ -676,8 +723,10 @@ def _golds_by_db(questions: Sequence[Question]) -> dict[str, list[tuple[Question
 
 def _gold_failures(run_gold: Any, base: str, variant: str, golds: list[tuple[Question, str]]) -> list[str]:
     """Golds with rows on the base that have none, or fail, on the variant."""
-    failures = []
+    failures: list[str] = []
     for question, sql in golds:
+        if any(f.startswith(question.row_label + " ") for f in failures):
+            continue  # one line per question
         on_base: QueryResult = run_gold(base, sql)
         if not on_base.ok or not on_base.rows:
             continue
@@ -689,11 +738,13 @@ def _gold_failures(run_gold: Any, base: str, variant: str, golds: list[tuple[Que
     return failures
 
 
-def _rewriter(literals: Sequence[Literal], seed: str) -> Callable[[Any], None]:
-    return lambda conn: rewrite(conn, literals, seed)
+def _rewriter(literals: Sequence[Literal], seed: str, rates: Rates, index: int) -> Callable[[Any], None]:
+    return lambda conn: rewrite(conn, literals, seed, rates, index)
 
 
-def rewrite(conn: Any, literals: Sequence[Literal], seed: str) -> None:
+def rewrite(
+    conn: Any, literals: Sequence[Literal], seed: str, rates: Rates = Rates(), index: int = 1
+) -> None:
     """Turn a fresh copy of the base (an admin connection to it) into a variant."""
     tables = read_tables(conn)
     infer_keys(tables)
@@ -706,7 +757,7 @@ def rewrite(conn: Any, literals: Sequence[Literal], seed: str) -> None:
         written: dict[str, list[tuple]] = {}
         for name in order:
             rng = random.Random(f"{seed}:{name}")
-            rows = generate_table(tables[name], wrapped[name], written, boundaries, rng)
+            rows = generate_table(tables[name], wrapped[name], written, boundaries, rng, rates, index)
             written[name] = _insert(cur, tables[name], rows)
     conn.commit()
 
