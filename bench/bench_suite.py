@@ -54,6 +54,29 @@ def evaluator(backend, gold_dir: Path, parallel: int) -> Evaluator:
     return Evaluator(backend, parallel=parallel, compare_options=CompareOptions(), gold_cache=cache)
 
 
+def hard_coded_items(backend, questions) -> list:
+    """Each question answered with its gold's result on the base, written out as constants.
+
+    Right on the base by construction; right on a variant only where the variants leave
+    that answer unchanged. The share caught measures how far the variants move answers.
+    """
+    items = []
+    for q in questions:
+        plan = plan_gold(q)
+        if not plan.expansions:
+            continue
+        result = backend.execute(q.db_name, plan.expansions[0])
+        if not result.ok or not result.rows or len(result.rows) > 50:
+            continue
+        with backend._admin(q.db_name) as conn, conn.cursor() as cur:
+            width = len(result.columns)
+            row_sql = "(" + ", ".join(["%s"] * width) + ")"
+            values = ", ".join(cur.mogrify(row_sql, row).decode() for row in result.rows)
+        names = ", ".join(f"c{i}" for i in range(width))
+        items.append((q, Prediction(sql=f"SELECT * FROM (VALUES {values}) AS answer({names})")))
+    return items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-q", "--questions", type=Path, default=ROOT / "data" / "questions_gen.csv")
@@ -142,6 +165,15 @@ def main() -> None:
             print(
                 f"oracle (every answer right, so all run on the variants): {without:.3f}s without the suite, "
                 f"{with_s:.3f}s with it ({with_s / without:.1f}x); suite accuracy {accuracy:.1%}"
+            )
+            hard = hard_coded_items(backend, questions)
+            probe = evaluator(backend, cache_dir / "gold-hard", args.parallel)
+            judged, _ = suite_rows(probe, probe.evaluate(hard), suite.variants)
+            passed = [r for r in judged if r.correct]
+            caught = sum(not r.suite_correct for r in passed)
+            print(
+                f"hard-coded answers (the base's gold result as a VALUES list): {len(passed)} pass on the base, "
+                f"the suite catches {caught} ({caught / max(len(passed), 1):.0%})"
             )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
