@@ -106,6 +106,12 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
         help="parallel queries (default: CPU cores)",
     )
     parser.add_argument(
+        "--dialect",
+        choices=("postgres", "duckdb", "sqlite"),
+        default="postgres",
+        help="engine and SQL dialect; gold queries are transpiled from PostgreSQL (default: %(default)s)",
+    )
+    parser.add_argument(
         "--allow-writable-role",
         action="store_true",
         help="with --pg-url, run queries through your own role if the read-only role cannot be created (dangerous)",
@@ -149,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-gold-cache", action="store_true", help="do not read or write cached gold results"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--suite",
+        type=positive_int,
+        nargs="?",
+        const=3,
+        default=0,
+        metavar="K",
+        help="test-suite accuracy: also check correct answers on K variant databases (K default 3)",
+    )
+    parser.add_argument("--suite-seed", type=int, default=0, help="seed of the variant databases")
     add_database_options(parser)
     return parser
 
@@ -185,5 +201,8 @@ def run_main(argv: list[str]) -> int:
         gold_cache=not args.no_gold_cache,
         allow_writable_role=args.allow_writable_role,
         progress=not args.no_progress,
+        dialect=args.dialect,
+        suite=args.suite,
+        suite_seed=args.suite_seed,
     )
     return run(config)

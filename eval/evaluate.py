@@ -8,6 +8,7 @@ comparison is pure and happens as each prediction's result arrives.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -62,6 +63,16 @@ def plan_gold(question: Question) -> GoldPlan:
     return GoldPlan(tuple(runnable), tuple(keys))
 
 
+def oracle_sql(backend: Backend, plan: GoldPlan) -> str:
+    """The oracle's answer: the first gold expansion, in the backend's dialect."""
+    if not plan.expansions:
+        return ""
+    try:
+        return backend.gold_sql(plan.expansions[0])
+    except SqlTextError:
+        return plan.expansions[0]
+
+
 @dataclass
 class EvalStats:
     """Counters a run reports (and the benchmark reads)."""
@@ -103,7 +114,8 @@ class Evaluator:
             self._pool = pool
             for question, _ in items:  # queue every gold expansion first: they are shared
                 for sql in plans[question.index].expansions:
-                    self._submit(question.db_name, sql, gold=True)
+                    with contextlib.suppress(SqlTextError):  # reported by _gold_result
+                        self._submit(question.db_name, self.backend.gold_sql(sql), gold=True)
             futures = [
                 pool.submit(self._evaluate_one, question, prediction, plans[question.index])
                 for question, prediction in items
@@ -166,13 +178,21 @@ class Evaluator:
             return result
         return future.result()
 
+    def _gold_result(self, db_name: str, sql: str) -> QueryResult:
+        """A gold expansion's result, run in the backend's dialect (transpiled if need be)."""
+        try:
+            text = self.backend.gold_sql(sql)
+        except SqlTextError as exc:
+            return QueryResult(error=f"gold does not transpile to {self.backend.dialect}: {exc}")
+        return self._result(db_name, text, gold=True)
+
     # ---------------------------------------------------------------- judging
 
     def _evaluate_one(self, question: Question, prediction: Prediction, plan: GoldPlan) -> ResultRow:
         gold_error = plan.error
         golds: list[GoldCase] = []
         for sql, keys in zip(plan.expansions, plan.order_keys):
-            result = self._result(question.db_name, sql, gold=True)
+            result = self._gold_result(question.db_name, sql)
             if not result.ok:
                 gold_error = f"gold query failed: {result.error}"
                 break
@@ -196,7 +216,7 @@ class Evaluator:
         if prediction.error is not None:
             return replace(row, error_msg=f"generation failed: {prediction.error}")
         try:
-            sql = runnable_query(prediction.sql)
+            sql = runnable_query(prediction.sql, self.backend.dialect)
         except (UnsafeSqlError, SqlTextError) as exc:
             return replace(row, error_db_exec=True, error_msg=f"not run: {exc}")
         pred = self._result(question.db_name, sql, gold=False)

@@ -17,7 +17,7 @@ from eval.comparator import CompareOptions
 from eval.db.base import Backend, ExecLimits
 from eval.db.postgres import EmbeddedServer, ExternalServer, PostgresBackend
 from eval.errors import BadInput
-from eval.evaluate import Evaluator, plan_gold
+from eval.evaluate import Evaluator, oracle_sql, plan_gold
 from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
 from eval.journal import Journal, fingerprint
@@ -54,11 +54,20 @@ class RunConfig:
     gold_cache: bool = True
     allow_writable_role: bool = False
     progress: bool = True
+    dialect: str = "postgres"
+    """Engine and SQL dialect: postgres, duckdb or sqlite (eval/dialects.py)."""
+    suite: int = 0
+    """Variant databases per database for test-suite accuracy (eval/variants.py); 0: off."""
+    suite_seed: int = 0
 
 
 def open_backend(config: RunConfig) -> Backend:
-    """The embedded server unless a URL is given."""
+    """The embedded server unless a URL is given (or a file engine for --dialect duckdb|sqlite)."""
     cache_dir = config.cache_dir
+    if config.dialect != "postgres":
+        from eval.db.embedded import open_file_backend
+
+        return open_file_backend(config.dialect, cache_dir, config.limits, pg_url=config.pg_url)
     if config.pg_url:
         server: EmbeddedServer | ExternalServer = ExternalServer(config.pg_url, cache_dir)
     else:
@@ -81,6 +90,10 @@ def load_items(config: RunConfig) -> list[Question]:
 
 def run(config: RunConfig) -> int:
     started = time.perf_counter()
+    if config.suite and config.dialect != "postgres":
+        raise BadInput(
+            f"--suite needs --dialect postgres (variants are PostgreSQL databases), not {config.dialect}"
+        )
     questions = load_items(config)
     sources = discover(config.schemas, [q.db_name for q in questions])
     runner_cls = load_runner(config.runner)
@@ -92,7 +105,7 @@ def run(config: RunConfig) -> int:
         plans = {q.index: plan_gold(q) for q in questions}
         requests = build_requests(
             questions,
-            gold_of=lambda q: plans[q.index].expansions[0] if plans[q.index].expansions else "",
+            gold_of=lambda q: oracle_sql(backend, plans[q.index]),
             prompt_for=lambda q: q.question,
         )
         with runner_cls(config.runner_config) as runner:
@@ -114,6 +127,7 @@ def run(config: RunConfig) -> int:
                     "compare": asdict(config.compare),
                     "limits": asdict(config.limits),
                     "version": __version__,
+                    "dialect": config.dialect,
                 }
             ),
         )
@@ -121,6 +135,11 @@ def run(config: RunConfig) -> int:
             evaluator, journal, list(zip(questions, predictions)), config.progress
         )
         evaluation_s = time.perf_counter() - t0
+        suite_meta: dict = {}
+        if config.suite:
+            from eval.variants import run_suite
+
+            rows, suite_meta = run_suite(backend, sources, questions, rows, config, evaluator)
 
     summary = summarize(rows)
     predictions_file = config.runner_config.predictions
@@ -147,6 +166,8 @@ def run(config: RunConfig) -> int:
             "executed": evaluator.stats.executed,
             "gold_cache_hits": evaluator.stats.gold_cache_hits,
         },
+        "dialect": config.dialect,
+        **suite_meta,
     }
     write_results_csv(config.output, rows)
     write_summary_json(config.output.with_suffix(".json"), summary_dict(summary, meta))

@@ -55,7 +55,12 @@ def validate_main(argv: list[str]) -> int:
         pg_url=args.pg_url,
         cache_dir=args.cache_dir or default_cache_dir(),
         allow_writable_role=args.allow_writable_role,
+        dialect=args.dialect,
     )
+    if args.dialect != "postgres":
+        from eval.dialect_validate import validate_dialect
+
+        return validate_dialect(config, questions, sources)
     with open_backend(config) as backend:
         backend.prepare(sources)
         problems = [p for q in questions for p in check_question(backend, q)]
