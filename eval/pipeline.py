@@ -54,6 +54,9 @@ class RunConfig:
     gold_cache: bool = True
     allow_writable_role: bool = False
     progress: bool = True
+    prompt_file: str | None = None
+    """A prompt template path or bundled name; None: the runner kind's default."""
+    few_shot: Path | None = None
 
 
 def open_backend(config: RunConfig) -> Backend:
