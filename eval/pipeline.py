@@ -89,12 +89,12 @@ def run(config: RunConfig) -> int:
     questions = load_items(config)
     predictions_file = config.runner_config.predictions
     source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
-    sources = discover(config.schemas, [q.db_name for q in questions])
     runner_cls = load_runner(config.runner)
     # Read before the databases start, so that a bad template fails fast.
     template = (
         None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
     )
+    sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
         setup_s = time.perf_counter() - started
