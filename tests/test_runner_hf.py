@@ -123,7 +123,9 @@ def test_changed_options_set_the_journal_aside(tiny_model, cache_dir, tmp_path):
 
 def test_bad_prompt_template_is_exit_2(tiny_model, tmp_path):
     questions = SAMPLE / "questions.csv"
-    proc = run_cli("-r", "hf", "-m", tiny_model, "-f", "no-such-template", "-q", questions, "-o", tmp_path / "x.csv")
+    proc = run_cli(
+        "-r", "hf", "-m", tiny_model, "-f", "no-such-template", "-q", questions, "-o", tmp_path / "x.csv"
+    )
     assert proc.returncode == 2
     assert "no-such-template" in proc.stderr and "bundled: chat, default, plain" in proc.stderr
     assert "Traceback" not in proc.stderr
