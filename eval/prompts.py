@@ -74,7 +74,7 @@ class Template:
                 )
         messages = []
         for role, text in self.sections:
-            content = _fill(_OPTIONAL.sub(lambda m: _optional(m.group(1), values), text), values)
+            content = _fill(_OPTIONAL.sub(lambda m: _optional(m.group(1), values), text), values).rstrip("\n")
             messages.append({"role": role, "content": content})
         prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
         if not prefill:
