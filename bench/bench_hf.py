@@ -45,7 +45,9 @@ def sample_prompts(n: int) -> list[str]:
     questions = load_questions(SAMPLE / "questions.csv")
     prompts = []
     for q in questions:
-        schema = "\n".join(p.read_text() for p in sorted((SAMPLE / "schemas" / q.db_name).glob("*schema*.sql")))
+        schema = "\n".join(
+            p.read_text() for p in sorted((SAMPLE / "schemas" / q.db_name).glob("*schema*.sql"))
+        )
         values = {
             "question": q.question,
             "instructions": q.instructions,
@@ -57,13 +59,13 @@ def sample_prompts(n: int) -> list[str]:
     return [prompts[i % len(prompts)] for i in range(n)]
 
 
-def run_baseline(model_dir: Path, prompts: list[str], args: argparse.Namespace, runner: HFRunner) -> list[str]:
+def run_baseline(
+    model_dir: Path, prompts: list[str], args: argparse.Namespace, runner: HFRunner
+) -> list[str]:
     """sql-eval's approach: a text-generation pipeline over the prompt list, batch size 4."""
     from transformers import pipeline
 
-    pipe = pipeline(
-        "text-generation", model=runner.model, tokenizer=runner.tokenizer, device=runner.device
-    )
+    pipe = pipeline("text-generation", model=runner.model, tokenizer=runner.tokenizer, device=runner.device)
     pipe.tokenizer.padding_side = "left"
     outputs = pipe(
         prompts,
@@ -155,7 +157,9 @@ def main() -> None:
         agree = sum(a.strip() == b.strip() for a, b in zip(base_texts, our_texts))
         n = len(prompts)
         print(f"baseline pipeline (batch 4):      {n / base_s:8.2f} questions/s  ({base_s:.2f}s)")
-        print(f"hf runner (batch {args.batch_size}, sorted):     {n / ours_s:8.2f} questions/s  ({ours_s:.2f}s)")
+        print(
+            f"hf runner (batch {args.batch_size}, sorted):     {n / ours_s:8.2f} questions/s  ({ours_s:.2f}s)"
+        )
         print(f"ratio hf runner / baseline: {base_s / ours_s:.2f}x; top answers identical: {agree}/{n}")
 
 

@@ -152,6 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -207,7 +217,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="requests in flight at once (openai, api; default: %(default)s). -p is for queries",
     )
     group.add_argument(
-        "--max-retries", type=int, default=5, help="retries of a failed request (default: %(default)s)"
+        "--max-retries",
+        type=non_negative_int,
+        default=5,
+        help="retries of a failed request (default: %(default)s)",
     )
     group.add_argument(
         "--request-timeout",

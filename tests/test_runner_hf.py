@@ -25,9 +25,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from tiny_hf import build_tiny_llama  # noqa: E402
-
 from runners.hf import HFRunner, choose_device, choose_dtype, left_pad, plan_batches  # noqa: E402
+from tiny_hf import build_tiny_llama  # noqa: E402
 
 QUESTIONS = 12  # rows of tests/fixtures/sample/questions.csv
 

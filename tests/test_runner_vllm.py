@@ -22,10 +22,9 @@ from runners.base import GenerationRequest, RunnerConfig, RunnerError
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from tiny_hf import build_tokenizer  # noqa: E402
-
 from runners.chat_prompt import encode  # noqa: E402
 from runners.vllm_offline import VLLMRunner, engine_kwargs  # noqa: E402
+from tiny_hf import build_tokenizer  # noqa: E402
 
 ANSWERS = [" COUNT(*) FROM customers", " name FROM students", " title FROM products ORDER BY price"]
 
