@@ -3,7 +3,9 @@
 Models wrap their SQL in many ways. In order, :func:`extract_sql`
 
 1. puts back the prompt's prefill (a prompt ending in ``SELECT`` is continued, so the
-   output starts mid-query) unless the output starts over on its own;
+   output starts mid-query) unless the output starts over on its own; where the result
+   does not parse but the output alone does (a chat model that ignored the prefill and
+   answered in prose), the output alone wins;
 2. cuts at an end-of-turn marker the backend left in the text (``<|im_end|>``...);
 3. drops reasoning: ``<think>…</think>`` blocks, everything before a lone ``</think>``
    (the opening tag was in the prompt), and an unclosed ``<think>`` to the end (the model
@@ -41,8 +43,17 @@ _MAX_LINES = 80
 
 def extract_sql(text: str, prefill: str = "") -> str:
     """The first complete SQL query in ``text`` (see the module docstring), or ""."""
-    if prefill and not _STARTS_OVER.match(text):
-        text = _join(prefill, text)
+    if not prefill or _STARTS_OVER.match(text):
+        return _extract(text)
+    continued = _extract(_join(prefill, text))
+    if _parses(continued):
+        return continued
+    # A chat model that ignored the prefill and answered in prose: read the output alone.
+    alone = _extract(text)
+    return alone if _parses(alone) else continued
+
+
+def _extract(text: str) -> str:
     text = _cut_end_markers(text)
     text = _drop_reasoning(text)
     inner = _tagged(text)

@@ -135,6 +135,12 @@ CASES = [
         "SELECT title FROM products",
     ),
     (
+        "prefill ignored by a chat model answering in prose",
+        f"Sure, here it is:\n{FENCE}sql\nSELECT name FROM customers;\n{FENCE}\nIt lists names.",
+        f"{FENCE}sql\nSELECT",
+        "SELECT name FROM customers",
+    ),
+    (
         "WITH query",
         "WITH totals AS (\n  SELECT customer_id, COUNT(*) AS n FROM orders GROUP BY customer_id\n)\n"
         "SELECT MAX(n) FROM totals;\n\nThe CTE counts orders per customer.",
