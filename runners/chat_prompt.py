@@ -20,11 +20,23 @@ def prompt_text(tokenizer: Any, request: GenerationRequest) -> tuple[str, bool]:
     """The text to tokenize and whether the tokenizer should add its special tokens.
 
     A chat template writes the special tokens (BOS...) itself: adding them again would
-    double them.
+    double them. Templates that refuse a system message (some do, by raising) get it
+    folded into the first user message.
     """
     if not (uses_chat_template(tokenizer) and request.messages):
         return request.prompt, True
     messages = [dict(m) for m in request.messages]
+    try:
+        return _apply(tokenizer, messages), False
+    except Exception:  # jinja2's TemplateError, raised by the template's own checks
+        if messages[0]["role"] != "system" or len(messages) < 2:
+            raise
+    system, first, rest = messages[0], messages[1], messages[2:]
+    merged = {"role": first["role"], "content": f"{system['content']}\n\n{first['content']}"}
+    return _apply(tokenizer, [merged, *rest]), False
+
+
+def _apply(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     prefill = messages[-1]["role"] == "assistant"
     text = tokenizer.apply_chat_template(
         messages,
@@ -32,7 +44,7 @@ def prompt_text(tokenizer: Any, request: GenerationRequest) -> tuple[str, bool]:
         add_generation_prompt=not prefill,
         continue_final_message=prefill,
     )
-    return str(text), False
+    return str(text)
 
 
 def encode(tokenizer: Any, request: GenerationRequest) -> list[int]:

@@ -237,3 +237,23 @@ def test_missing_adapter_extra(tiny_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(RunnerError, match=r"pip install '\.\[peft\]'"):
         HFRunner(RunnerConfig(model=str(tiny_model), adapter=str(tiny_model)))
+
+
+def test_chat_template_without_a_system_role_gets_it_folded_in():
+    from runners.chat_prompt import prompt_text
+    from tiny_hf import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
+    request = GenerationRequest(
+        key="0",
+        prompt="unused",
+        messages=({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Count rows."}),
+    )
+    assert prompt_text(tokenizer, request) == ("[user] Be brief.\n\nCount rows.\n[assistant] ", False)
+    tokenizer.chat_template = None
+    assert prompt_text(tokenizer, request) == ("unused", True)
