@@ -257,3 +257,44 @@ def test_chat_template_without_a_system_role_gets_it_folded_in():
     assert prompt_text(tokenizer, request) == ("[user] Be brief.\n\nCount rows.\n[assistant] ", False)
     tokenizer.chat_template = None
     assert prompt_text(tokenizer, request) == ("unused", True)
+
+
+def test_a_tokenizer_without_pad_token_pads_with_eos(tiny_model, tmp_path):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    model_dir = tmp_path / "no-pad"
+    shutil.copytree(tiny_model, model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(model_dir)
+    assert AutoTokenizer.from_pretrained(model_dir).pad_token is None
+
+    runner = HFRunner(RunnerConfig(model=str(model_dir), batch_size=2, max_new_tokens=4))
+    assert runner.tokenizer.pad_token == runner.tokenizer.eos_token == "</s>"
+    results = dict(runner.generate(requests_of(PROMPTS[:3])))
+    assert sorted(results) == [0, 1, 2] and all(g.error is None for g in results.values())
+
+
+def test_peft_adapter_is_applied(tiny_model, tmp_path):
+    peft = pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    # Random (not zero) LoRA weights, so the adapter visibly changes the model.
+    config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    torch.manual_seed(1)
+    peft.get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+
+    plain = HFRunner(RunnerConfig(model=str(tiny_model), max_new_tokens=8))
+    adapted = HFRunner(
+        RunnerConfig(model=str(tiny_model), adapter=str(tmp_path / "adapter"), max_new_tokens=8)
+    )
+    assert isinstance(adapted.model, peft.PeftModel)
+    assert adapted.describe()["adapter"] == str(tmp_path / "adapter")
+    ids = torch.tensor([plain.tokenizer("SELECT name FROM customers")["input_ids"]])
+    with torch.no_grad():
+        assert not torch.allclose(plain.model(ids).logits, adapted.model(ids).logits)
+    results = dict(adapted.generate(requests_of(PROMPTS[:2])))
+    assert sorted(results) == [0, 1] and all(g.error is None for g in results.values())
