@@ -30,7 +30,7 @@ from eval.output import (
     write_results_csv,
     write_summary_json,
 )
-from eval.prompts import Prompting, default_template, load_template
+from eval.prompts import Prompting, default_template, load_few_shot, load_template
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
@@ -90,7 +90,8 @@ def run(config: RunConfig) -> int:
     predictions_file = config.runner_config.predictions
     source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     runner_cls = load_runner(config.runner)
-    # Read before the databases start, so that a bad template fails fast.
+    # Read before the databases start, so that a bad template or examples file fails fast.
+    examples = load_few_shot(config.few_shot) if config.few_shot else ""
     template = (
         None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
     )
@@ -104,7 +105,7 @@ def run(config: RunConfig) -> int:
         prompting = None
         if template is not None:
             prompting = Prompting.create(
-                template, few_shot=config.few_shot, dialect=backend.dialect, metadata=backend.table_metadata
+                template, few_shot=examples, dialect=backend.dialect, metadata=backend.table_metadata
             )
         requests = build_requests(
             questions,

@@ -207,10 +207,14 @@ class Prompting:
 
     @classmethod
     def create(
-        cls, template: Template, *, few_shot: Path | None, dialect: str, metadata: Callable[[str], str]
+        cls,
+        template: Template,
+        *,
+        few_shot: list[dict[str, str]] | str = "",
+        dialect: str,
+        metadata: Callable[[str], str],
     ) -> Prompting:
-        examples = load_few_shot(few_shot) if few_shot else ""
-        return cls(template, examples, dialect_name(dialect), metadata)
+        return cls(template, few_shot, dialect_name(dialect), metadata)
 
     def render(self, question: Question) -> Rendered:
         return self.template.render(

@@ -25,6 +25,7 @@ QUESTIONS = 12
 class CountingRunner(Runner):
     name = "counting"
     generated: list[str] = []
+    prompts: list[str] = []
     interrupt_after: int | None = None
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
@@ -32,6 +33,7 @@ class CountingRunner(Runner):
             if self.interrupt_after is not None and len(self.generated) >= self.interrupt_after:
                 raise KeyboardInterrupt
             type(self).generated.append(request.key)
+            type(self).prompts.append(request.prompt)
             yield index, Generation(text=f"Sure, here it is:\n```sql\n{request.gold_query};\n```\nIt counts.")
 
 
@@ -39,6 +41,7 @@ class CountingRunner(Runner):
 def counting(monkeypatch):
     monkeypatch.setitem(REGISTRY, "counting", (f"{__name__}:CountingRunner", None))
     monkeypatch.setattr(CountingRunner, "generated", [])
+    monkeypatch.setattr(CountingRunner, "prompts", [])
     monkeypatch.setattr(CountingRunner, "interrupt_after", None)
     return CountingRunner
 
@@ -102,3 +105,23 @@ def test_template_change_regenerates(counting, cache_dir, tmp_path):
     assert main(["-r", "counting", "-n", "3", "-f", str(template), *sample_args(cache_dir, out)]) == 0
     assert len(counting.generated) == 6
     assert summary_of(out)["prompt_file"] == str(template)
+
+
+def test_few_shot_examples_reach_the_prompt(counting, cache_dir, tmp_path, capsys):
+    shots = tmp_path / "shots.csv"
+    shots.write_text(
+        "question,query,db_name\nHow many products are there?,SELECT COUNT(*) FROM products,shop\n"
+    )
+    out = tmp_path / "shots_run.csv"
+    assert main(["-r", "counting", "-n", "2", "--few-shot", str(shots), *sample_args(cache_dir, out)]) == 0
+    assert all(
+        "### Worked examples\nQuestion: How many products are there?\nSQL: SELECT" in p
+        for p in counting.prompts
+    )
+
+    capsys.readouterr()
+    assert (
+        main(["-r", "counting", "--few-shot", str(tmp_path / "missing.csv"), *sample_args(cache_dir, out)])
+        == 2
+    )
+    assert "missing.csv" in capsys.readouterr().err

@@ -127,7 +127,7 @@ def test_prompt_from_the_seeded_database(cache_dir):
     with PostgresBackend(EmbeddedServer(cache_dir)) as backend:
         backend.prepare(discover(SAMPLE / "schemas", ["shop"]))
         prompting = Prompting.create(
-            load_template("default"), few_shot=None, dialect=backend.dialect, metadata=backend.table_metadata
+            load_template("default"), dialect=backend.dialect, metadata=backend.table_metadata
         )
         rendered = prompting.render(question)
     assert "  price numeric(10,2), -- unit price in EUR\n" in rendered.prompt
