@@ -106,12 +106,15 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None)
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs of each (best kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best kept)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
 
     import torch
     import transformers
 
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on a shared machine, 1 is far less noisy
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     with tempfile.TemporaryDirectory(prefix="bench-hf-") as tmp:
