@@ -39,6 +39,8 @@ _LINE_START = re.compile(r"^[ \t]*(?:SELECT|WITH)\b", re.IGNORECASE | re.MULTILI
 _STARTS_OVER = re.compile(r"\s*(?:```|\[SQL\]|<sql>|<think|SELECT\b|WITH\b)", re.IGNORECASE)
 _MAX_LINES = 80
 """Lines of a candidate searched for the statement's end (a query is rarely longer)."""
+_MAX_STARTS = 12
+"""Places tried as the query's start (junk output can say "select" hundreds of times)."""
 
 
 def extract_sql(text: str, prefill: str = "") -> str:
@@ -110,7 +112,7 @@ def _fenced(text: str) -> str | None:
 def _first_query(text: str) -> str:
     starts = [m.start() for m in _LINE_START.finditer(text)]
     starts += [m.start() for m in _START.finditer(text) if m.start() not in starts]
-    for start in starts:
+    for start in starts[:_MAX_STARTS]:
         statement = _statement_at(text[start:].lstrip())
         if statement is not None:
             return statement
