@@ -199,3 +199,15 @@ def test_missing_vllm_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as on a machine without vllm (this one)
     with pytest.raises(RunnerError, match=r"pip install '\.\[vllm\]'"):
         VLLMRunner(RunnerConfig(model="m"))
+
+
+def test_missing_vllm_through_the_cli_is_exit_2(monkeypatch, cache_dir, tmp_path, capsys):
+    from conftest import sample_args
+    from eval.cli import main
+
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    out = tmp_path / "vllm.csv"
+    assert main(["-r", "vllm", "-m", "org/model", "-n", "1", *sample_args(cache_dir, out)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install '.[vllm]'" in err and "Traceback" not in err
+    assert not out.exists()
