@@ -168,15 +168,34 @@ class Evaluator:
     def _result(self, db_name: str, sql: str, *, gold: bool) -> QueryResult:
         # Called from a worker: waiting on a future that is queued behind us could
         # deadlock a full pool, so run it here if nobody has started it yet.
+        while True:
+            future, mine = self._take_over(db_name, sql, gold)
+            if mine:
+                try:
+                    result = self._run(db_name, sql, gold)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    raise
+                future.set_result(result)
+                return result
+            if not future.cancelled():
+                return future.result()
+            # Another worker took this query over after we looked it up: its
+            # replacement is in the table now (swapped under the lock).
+
+    def _take_over(self, db_name: str, sql: str, gold: bool) -> tuple[Future[QueryResult], bool]:
+        """The query's future, or a running replacement that the caller must fulfil
+        (True) when the queued one could be cancelled. Identical predictions of several
+        questions race here."""
         future = self._submit(db_name, sql, gold=gold)
-        if not future.running() and not future.done() and future.cancel():
-            result = self._run(db_name, sql, gold)
+        with self._results_lock:
+            future = self._results[(db_name, sql)]
+            if future.running() or future.done() or not future.cancel():
+                return future, False
             replacement: Future[QueryResult] = Future()
-            replacement.set_result(result)
-            with self._results_lock:
-                self._results[(db_name, sql)] = replacement
-            return result
-        return future.result()
+            replacement.set_running_or_notify_cancel()  # so that nobody else cancels it
+            self._results[(db_name, sql)] = replacement
+            return replacement, True
 
     def _gold_result(self, db_name: str, sql: str) -> QueryResult:
         """A gold expansion's result, run in the backend's dialect (transpiled if need be)."""
