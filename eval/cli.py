@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from eval.comparator import CompareOptions
 from eval.db.base import ExecLimits
@@ -62,24 +63,27 @@ def guarded(action: Callable[[], int]) -> int:
         return 130
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _bounded(kind: type, minimum: float, inclusive: bool) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` above (or at) ``minimum``, with a plain message."""
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if value < minimum or (not inclusive and value == minimum) or value != value:
+            bound = "at least" if inclusive else "greater than"
+            raise argparse.ArgumentTypeError(f"must be {bound} {minimum:g}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
+positive_int = _bounded(int, 1, inclusive=True)
+positive_float = _bounded(float, 0, inclusive=False)
+non_negative_int = _bounded(int, 0, inclusive=True)
+non_negative_float = _bounded(float, 0, inclusive=True)
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -169,26 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_database_options(parser)
     add_model_options(parser)
     return parser
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return value
 
 
 def fraction(text: str) -> float:
