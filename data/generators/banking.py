@@ -358,12 +358,16 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
     for acc in accounts:
         account_id, code, opened, closed = acc[0], acc[3], acc[6], acc[7]
         last = closed or END
-        balance = cents_half_up(rng.choice([50, 100, 250, 500, 1000, 2500, 5000]) * (20 if code == "TRM" else 1))
+        balance = cents_half_up(
+            rng.choice([50, 100, 250, 500, 1000, 2500, 5000]) * (20 if code == "TRM" else 1)
+        )
         post(acc, at(opened, rng), "deposit", balance, party=None)
         fee = TYPE[code][3]
         rate = TYPE[code][2]
         salary = (
-            cents_half_up(rng.randrange(900, 4200, 50)) if code in ("CUR", "BIZ") and rng.random() < 0.3 else None
+            cents_half_up(rng.randrange(900, 4200, 50))
+            if code in ("CUR", "BIZ") and rng.random() < 0.3
+            else None
         )
         # Some accounts fall dormant: only fees and interest are posted after this date.
         dormant_from = (

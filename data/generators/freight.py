@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from sqlwriter import Row, Value, cents, write_sql, InsertLayout
+from sqlwriter import InsertLayout, Row, Value, cents, write_sql
 
 SEED = 7301
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "freight" / "freight.sql"
