@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
+
+from sqlwriter import InsertLayout, cents_half_up, columns_of, write_sql
 
 SEED = 19980302
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "banking" / "banking.sql"
-CENT = Decimal("0.01")
+LAYOUT = InsertLayout(chunk=200)
 END = dt.date(2024, 12, 31)
 
 SCHEMA = """\
@@ -141,45 +143,7 @@ COMMENT ON COLUMN loan_payments.amount_paid IS 'Amount paid in EUR; 0.00 when no
 """
 
 
-# --------------------------------------------------------------------------- SQL text
-
-
-def lit(value: object) -> str:
-    """A PostgreSQL literal for a Python value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return f"'{value:%Y-%m-%d %H:%M:%S}'"
-    if isinstance(value, dt.date):
-        return f"'{value:%Y-%m-%d}'"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"no literal for {value!r}")
-
-
-def columns_of(table: str) -> list[str]:
-    """The column names of ``table`` in SCHEMA, in order (so INSERTs never drift from the DDL)."""
-    body = SCHEMA.split(f"CREATE TABLE {table} (\n", 1)[1].split("\n);", 1)[0]
-    return [
-        line.split()[0] for line in body.splitlines() if not line.lstrip().startswith(("UNIQUE", "PRIMARY"))
-    ]
-
-
-def inserts(table: str, columns: list[str], rows: list[tuple], chunk: int = 200) -> str:
-    """Multi-row INSERT statements, ``chunk`` rows each."""
-    parts = []
-    for start in range(0, len(rows), chunk):
-        values = ",\n".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows[start : start + chunk])
-        parts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n{values};\n")
-    return "".join(parts)
-
-
-def money(value: Decimal | float | int) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+# --------------------------------------------------------------------------- dates
 
 
 def add_months(day: dt.date, months: int, day_cap: int = 28) -> dt.date:
@@ -350,7 +314,7 @@ def month_activity(
         ]
         roll = rng.random()
         if code == "SAV":
-            amount = money(rng.randrange(20, 800))
+            amount = cents_half_up(rng.randrange(20, 800))
             if roll < 0.7 or balance < amount:
                 post(acc, when, "transfer_in", amount)
                 balance += amount
@@ -358,7 +322,7 @@ def month_activity(
                 post(acc, when, "transfer_out", -amount)
                 balance -= amount
             continue
-        amount = money(rng.randrange(300, 15000) / 100)
+        amount = cents_half_up(rng.randrange(300, 15000) / 100)
         if roll < 0.15:
             post(acc, when, "deposit", amount * 4)
             balance += amount * 4
@@ -370,7 +334,7 @@ def month_activity(
             card = rng.choice(usable)
             post(acc, when, "card_payment", -amount, card=card[0], party=rng.choice(MERCHANTS))
         elif roll < 0.88:
-            amount = money(rng.choice([20, 40, 50, 60, 100, 200]))
+            amount = cents_half_up(rng.choice([20, 40, 50, 60, 100, 200]))
             if amount > room:
                 continue
             post(acc, when, "withdrawal", -amount)
@@ -389,17 +353,21 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
     rows: list[tuple] = []
 
     def post(account: tuple, when: dt.datetime, kind: str, amount: Decimal, card=None, party=None) -> None:
-        rows.append([account[0], when, kind, money(amount), card, party])
+        rows.append([account[0], when, kind, cents_half_up(amount), card, party])
 
     for acc in accounts:
         account_id, code, opened, closed = acc[0], acc[3], acc[6], acc[7]
         last = closed or END
-        balance = money(rng.choice([50, 100, 250, 500, 1000, 2500, 5000]) * (20 if code == "TRM" else 1))
+        balance = cents_half_up(
+            rng.choice([50, 100, 250, 500, 1000, 2500, 5000]) * (20 if code == "TRM" else 1)
+        )
         post(acc, at(opened, rng), "deposit", balance, party=None)
         fee = TYPE[code][3]
         rate = TYPE[code][2]
         salary = (
-            money(rng.randrange(900, 4200, 50)) if code in ("CUR", "BIZ") and rng.random() < 0.3 else None
+            cents_half_up(rng.randrange(900, 4200, 50))
+            if code in ("CUR", "BIZ") and rng.random() < 0.3
+            else None
         )
         # Some accounts fall dormant: only fees and interest are posted after this date.
         dormant_from = (
@@ -416,7 +384,7 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
             end_of_quarter = dt.datetime.combine(add_months(month, 1), dt.time()) - dt.timedelta(seconds=1)
             if rate > 0 and month.month % 3 == 0 and balance > 0 and end_of_quarter.date() <= last:
                 # Interest for the quarter, posted at its last second.
-                interest = money(balance * rate / 400)
+                interest = cents_half_up(balance * rate / 400)
                 if interest > 0:
                     post(acc, end_of_quarter, "interest", interest)
                     balance += interest
@@ -429,7 +397,7 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
             by_id[card[1]],
             when,
             "card_payment",
-            -money(rng.randrange(500, 6000) / 100),
+            -cents_half_up(rng.randrange(500, 6000) / 100),
             card[0],
             rng.choice(MERCHANTS),
         )
@@ -459,7 +427,7 @@ def make_loans(
         if disbursed > dt.date(2024, 12, 10) or lid == 87:
             disbursed = None
         monthly_rate = rate / 1200
-        installment = money(principal * monthly_rate / (1 - (1 + monthly_rate) ** -term))
+        installment = cents_half_up(principal * monthly_rate / (1 - (1 + monthly_rate) ** -term))
         holiday = lid >= 88 or rng.random() < 0.12
         default_after = rng.randint(3, 14) if rng.random() < 0.08 else None
         paid_all = True
@@ -480,7 +448,7 @@ def make_loans(
                 elif roll < 0.96:
                     paid_on, paid = due + dt.timedelta(days=rng.randint(1, 40)), amount_due
                 else:
-                    paid_on, paid = due + dt.timedelta(days=rng.randint(0, 10)), money(amount_due / 2)
+                    paid_on, paid = due + dt.timedelta(days=rng.randint(0, 10)), cents_half_up(amount_due / 2)
                 if paid_on > END:
                     paid_on, paid = None, Decimal("0.00")
             paid_all = paid_all and paid >= amount_due
@@ -514,10 +482,8 @@ def main() -> None:
         ("loans", loans),
         ("loan_payments", loan_payments),
     ]
-    sql = [SCHEMA] + [inserts(name, columns_of(name), rows) for name, rows in tables]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("".join(sql), encoding="utf-8")
-    print(f"wrote {OUT}: " + ", ".join(f"{name} {len(rows)}" for name, rows in tables))
+    sql = [SCHEMA] + [LAYOUT.inserts(name, columns_of(SCHEMA, name), rows) for name, rows in tables]
+    write_sql(OUT, "".join(sql), {name: len(rows) for name, rows in tables})
 
 
 if __name__ == "__main__":

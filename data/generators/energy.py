@@ -17,48 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
+from sqlwriter import InsertLayout, Num, Row, Value, items, write_sql
+
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "energy" / "energy.sql"
+LAYOUT = InsertLayout(chunk=400, row_indent="  ")
 SEED = 4051
-
-Value = object
-Row = tuple[Value, ...]
-
-
-class Num:
-    """A numeric literal with a fixed number of decimals (never a float repr)."""
-
-    def __init__(self, value: float, places: int = 2) -> None:
-        self.text = f"{value:.{places}f}"
-
-
-def lit(value: Value) -> str:
-    """A Python value as a PostgreSQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Num):
-        return value.text
-    if isinstance(value, dt.datetime):
-        return f"'{value:%Y-%m-%d %H:%M:%S}'"
-    if isinstance(value, dt.date):
-        return f"'{value:%Y-%m-%d}'"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"no literal for {value!r}")
-
-
-def insert(table: str, columns: Sequence[str], rows: Sequence[Row], chunk: int = 400) -> str:
-    parts = []
-    for start in range(0, len(rows), chunk):
-        body = ",\n".join("  (" + ", ".join(lit(v) for v in row) + ")" for row in rows[start : start + chunk])
-        parts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n{body};\n")
-    return "".join(parts)
 
 
 SCHEMA = """\
@@ -227,11 +192,6 @@ START = dt.datetime(2022, 1, 1)
 END = dt.datetime(2025, 7, 1)
 
 
-def items(text: str) -> list[str]:
-    """A comma-separated list written as one string."""
-    return text.split(", ")
-
-
 CAUSES = items(
     "storm damage, transformer fault, grid maintenance, cable strike by contractor, "
     "substation fire, overload trip, Überspannung (surge), vandalism"
@@ -264,14 +224,14 @@ def build() -> str:
     rng = random.Random(SEED)
     out = [SCHEMA]
     out.append(
-        insert(
+        LAYOUT.inserts(
             "sites",
             ["site_id", "name", "city", "country", "site_type", "floor_area_m2", "opened_on"],
             [(*s[:5], None if s[5] is None else Num(float(s[5]), 1), s[6]) for s in SITES],  # type: ignore[arg-type]
         )
     )
     out.append(
-        insert(
+        LAYOUT.inserts(
             "tariffs",
             ["tariff_id", "supplier", "name", "energy_type", "price_per_kwh", "standing_charge_per_day"]
             + ["valid_from", "valid_to"],
@@ -284,7 +244,7 @@ def build() -> str:
         serial = f"{'E' if m[2] == 'electricity' else 'G'}{m[1]:02d}-{rng.randint(100000, 999999)}"
         meter_rows.append((m[0], m[1], current, serial, m[2], m[3], m[4], m[5]))
     out.append(
-        insert(
+        LAYOUT.inserts(
             "meters",
             ["meter_id", "site_id", "tariff_id", "serial_number", "energy_type", "is_smart", "installed_on"]
             + ["removed_on"],
@@ -292,16 +252,18 @@ def build() -> str:
         )
     )
     readings = make_readings(random.Random(SEED + 1))
-    out.append(insert("readings", ["reading_id", "meter_id", "read_at", "kwh", "is_estimated"], readings))
     out.append(
-        insert(
+        LAYOUT.inserts("readings", ["reading_id", "meter_id", "read_at", "kwh", "is_estimated"], readings)
+    )
+    out.append(
+        LAYOUT.inserts(
             "outages",
             ["outage_id", "site_id", "started_at", "ended_at", "is_planned", "cause"],
             make_outages(random.Random(SEED + 2)),
         )
     )
     out.append(
-        insert(
+        LAYOUT.inserts(
             "invoices",
             ["invoice_id", "meter_id", "tariff_id", "period_start", "period_end", "kwh_billed", "amount_eur"]
             + ["issued_on", "due_on", "paid_on"],
@@ -470,9 +432,7 @@ def make_invoices(rng: random.Random, readings: list[Row]) -> list[Row]:
 
 
 def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(build(), encoding="utf-8")
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+    write_sql(OUT, build())
 
 
 if __name__ == "__main__":

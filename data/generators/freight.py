@@ -18,42 +18,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from sqlwriter import InsertLayout, Row, Value, cents, write_sql
+
 SEED = 7301
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "freight" / "freight.sql"
-CHUNK = 250
-
-Value = object
-
-
-def lit(value: Value) -> str:
-    """A SQL literal for a Python value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return f"'{value:%Y-%m-%d %H:%M:%S}'"
-    if isinstance(value, dt.date):
-        return f"'{value:%Y-%m-%d}'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def inserts(table: str, columns: Sequence[str], rows: Sequence[Sequence[Value]]) -> str:
-    """Multi-row INSERT statements, CHUNK rows each."""
-    parts = []
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n"
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        body = ",\n".join("  (" + ", ".join(lit(v) for v in row) + ")" for row in chunk)
-        parts.append(head + body + ";\n")
-    return "".join(parts)
-
-
-def money(x: float) -> Decimal:
-    return Decimal(f"{x:.2f}")
-
+LAYOUT = InsertLayout(chunk=250, row_indent="  ")
 
 SCHEMA = """\
 -- An Iberian road-freight operator: its own and subcontracted carriers, depots, trucks
@@ -323,8 +292,6 @@ def make_trucks(rng: random.Random) -> list[tuple[Value, ...]]:
     return rows
 
 
-Row = tuple[Value, ...]
-
 COLUMNS = {
     "carriers": ["carrier_id", "name", "country", "is_subcontractor", "safety_rating"],
     "depots": ["depot_id", "name", "city", "country", "pallet_capacity", "opened_on"],
@@ -356,7 +323,7 @@ def make_drivers(rng: random.Random) -> list[Row]:
     for carrier in sorted(crew):
         for name in make_people(rng, crew[carrier]):
             own = carrier in (1, 2)
-            rate = money(rng.choice([14.5, 15.0, 15.0, 16.25, 17.8, 19.0])) if own else None
+            rate = cents(rng.choice([14.5, 15.0, 15.0, 16.25, 17.8, 19.0])) if own else None
             hired = dt.date(2008, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 16))
             licence = rng.choice(["C", "CE", "CE", "CE"])
             drivers.append((len(drivers) + 1, carrier, name, licence, hired, rate))
@@ -372,7 +339,7 @@ def make_customers(rng: random.Random) -> list[Row]:
         city, country = rng.choice(CUSTOMER_CITIES)
         part = rng.choice(CUSTOMER_PARTS)
         name = f"{part} {rng.choice(LAST)} {suffixes.get(country, 'S.L.')}"
-        limit = money(rng.choice([5000, 10000, 10000, 25000, 50000, 100000]))
+        limit = cents(rng.choice([5000, 10000, 10000, 25000, 50000, 100000]))
         customers.append((cid, name, city, country, rng.choice(SEGMENTS), limit))
     customers[12] = (13, "mcdonald & Sons Trading", "Porto", "PT", "wholesale", Decimal("25000.00"))
     customers[57] = (58, "McDonald Ibérica S.L.", "Madrid", "ES", "retail", Decimal("25000.00"))
@@ -386,7 +353,7 @@ def make_routes(rng: random.Random) -> list[Row]:
         (x1, y1), (x2, y2) = DEPOT_XY[o], DEPOT_XY[d]
         km = round(((x1 - x2) ** 2 + (y1 - y2) ** 2) ** 0.5 * 1.25 / 5) * 5  # road detour, rounded
         toll_free = (y1 < -100 and y2 < -100) or rng.random() < 0.15
-        toll = Decimal("0.00") if toll_free else money(km * rng.uniform(0.08, 0.16))
+        toll = Decimal("0.00") if toll_free else cents(km * rng.uniform(0.08, 0.16))
         routes.append((len(routes) + 1, o, d, Decimal(f"{km}.0"), toll))
     return routes
 
@@ -428,7 +395,7 @@ def add_items(rng: random.Random, ledger: Ledger, sid: int) -> None:
         n_pallets = max(0, int(pallets * rng.uniform(0.3, 1.4))) if pallets else 0
         raw = n_pallets * kg * rng.uniform(0.5, 1.0) if pallets else rng.uniform(5, 300)
         weight = Decimal(f"{max(5.0, raw):.1f}")
-        value = None if rng.random() < 0.1 else money(float(weight) * rng.uniform(2, 30))
+        value = None if rng.random() < 0.1 else cents(float(weight) * rng.uniform(2, 30))
         ledger.items.append((len(ledger.items) + 1, sid, desc, n_pallets, weight, value, hazard))
 
 
@@ -457,7 +424,7 @@ def simulate_shipments(
         drive_hours = km / 65 + 1
         slack = rng.choice([12, 24, 24, 48])
         promised = (booked + dt.timedelta(hours=24 + drive_hours + slack)).replace(minute=0, second=0)
-        charge = money(180 + km * rng.uniform(1.1, 1.7))
+        charge = cents(180 + km * rng.uniform(1.1, 1.7))
         truck = driver = picked = None
         if rng.random() < 0.06:
             status = "cancelled"
@@ -475,7 +442,7 @@ def simulate_shipments(
                     when = picked + dt.timedelta(hours=rng.uniform(0.5, drive_hours))
                     if when < SNAPSHOT:
                         kind = rng.choice(ON_ROAD_INCIDENTS)
-                        cost = None if rng.random() < 0.15 else money(rng.uniform(150, 9000))
+                        cost = None if rng.random() < 0.15 else cents(rng.uniform(150, 9000))
                         when = when.replace(microsecond=0, second=0)
                         ledger.incidents.append([0, truck, sid, when, kind, cost, cost is not None])
         ledger.shipments.append((sid, customer, rid, truck, driver, booked, picked, promised, status, charge))
@@ -506,7 +473,7 @@ def add_empty_running_incidents(later: random.Random, trucks: list[Row], ledger:
         when = START + dt.timedelta(minutes=later.randrange(0, TOTAL_MINUTES))
         if t[8] is not None and when.date() > t[8]:
             continue
-        cost = None if later.random() < 0.2 else money(later.uniform(100, 4000))
+        cost = None if later.random() < 0.2 else cents(later.uniform(100, 4000))
         kind = later.choice(["breakdown", "accident"])
         ledger.incidents.append([0, int(t[0]), None, when, kind, cost, cost is not None])
     ledger.incidents.sort(key=lambda r: (r[3], r[1]))
@@ -540,11 +507,8 @@ def main() -> None:
         "delivery_attempts": ledger.attempts,
         "incidents": [tuple(r) for r in ledger.incidents],
     }
-    sql = [SCHEMA] + [inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(sql), encoding="utf-8")
-    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
-    print(f"wrote {OUT}: {counts}")
+    sql = [SCHEMA] + [LAYOUT.inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
+    write_sql(OUT, "\n".join(sql), {name: len(rows) for name, rows in tables.items()})
 
 
 if __name__ == "__main__":

@@ -17,41 +17,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from sqlwriter import InsertLayout, Row, Value, cents, write_sql
+
 SEED = 20261130
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "hospital" / "hospital.sql"
-CHUNK = 250
-
-Value = object
-
-
-def lit(value: Value) -> str:
-    """A SQL literal for a Python value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return f"'{value:%Y-%m-%d %H:%M:%S}'"
-    if isinstance(value, dt.date):
-        return f"'{value:%Y-%m-%d}'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def inserts(table: str, columns: Sequence[str], rows: Sequence[Sequence[Value]]) -> str:
-    """Multi-row INSERT statements, CHUNK rows each."""
-    parts = []
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n"
-    for start in range(0, len(rows), CHUNK):
-        body = ",\n".join("  (" + ", ".join(lit(v) for v in row) + ")" for row in rows[start : start + CHUNK])
-        parts.append(head + body + ";\n")
-    return "".join(parts)
-
-
-def money(x: float) -> Decimal:
-    return Decimal(f"{x:.2f}")
-
+LAYOUT = InsertLayout(chunk=250, row_indent="  ")
 
 SCHEMA = """\
 -- A regional teaching hospital: wards and beds, staff, patients and their admissions,
@@ -472,8 +442,6 @@ def pick_department(rng: random.Random, age: int, sex: Value) -> int:
     return rng.choice(options)
 
 
-Row = tuple[Value, ...]
-
 COLUMNS = {
     "departments": ["department_id", "name", "building", "floor"],
     "wards": ["ward_id", "department_id", "code", "name", "licensed_beds", "opened_on"],
@@ -695,7 +663,7 @@ def make_lab_results(rng: random.Random, admissions: list[Row], adm_dept: dict[i
             for _ in range(rng.choice([1, 1, 2])):
                 at = admitted + dt.timedelta(minutes=rng.randrange(0, span))
                 mean, sd = LAB_DIST[code]
-                value = None if rng.random() < 0.05 else money(max(0.1, rng.gauss(mean, sd)))
+                value = None if rng.random() < 0.05 else cents(max(0.1, rng.gauss(mean, sd)))
                 lab_results.append((len(lab_results) + 1, aid, code, at, value))
     # Values exactly on a reference limit (inside the range, not abnormal).
     lab_results[10] = (*lab_results[10][:2], "K", lab_results[10][3], Decimal("5.10"))
@@ -718,12 +686,12 @@ def make_invoices(rng: random.Random, admissions: list[Row], patients: list[Row]
         if insurer is not None and insurer_kind[insurer] == "research":
             billed, paid, status = Decimal("0.00"), Decimal("0.00"), "waived"
         else:
-            billed = money(days * rng.uniform(450, 900) + rng.choice([0, 0, 350, 1800]))
+            billed = cents(days * rng.uniform(450, 900) + rng.choice([0, 0, 350, 1800]))
             roll = rng.random()
             if issued >= dt.date(2024, 11, 15) or roll < 0.08:
                 paid, status = Decimal("0.00"), "unpaid"
             elif roll < 0.2:
-                paid, status = money(float(billed) * rng.uniform(0.2, 0.8)), "partial"
+                paid, status = cents(float(billed) * rng.uniform(0.2, 0.8)), "partial"
             else:
                 paid, status = billed, "paid"
         invoices.append((len(invoices) + 1, aid, issued, billed, paid, status))
@@ -759,11 +727,8 @@ def main() -> None:
         "lab_results": make_lab_results(rng, admissions, adm_dept),
         "invoices": make_invoices(rng, admissions, patients),
     }
-    sql = [SCHEMA] + [inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(sql), encoding="utf-8")
-    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
-    print(f"wrote {OUT}: {counts}")
+    sql = [SCHEMA] + [LAYOUT.inserts(name, COLUMNS[name], rows) for name, rows in tables.items()]
+    write_sql(OUT, "\n".join(sql), {name: len(rows) for name, rows in tables.items()})
 
 
 if __name__ == "__main__":

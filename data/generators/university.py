@@ -14,52 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
+from sqlwriter import InsertLayout, Num, Value, items, write_sql
+
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "university" / "university.sql"
+LAYOUT = InsertLayout(chunk=400, row_indent="  ")
 SEED = 20261130
-
-Value = object
-
-
-def lit(value: Value) -> str:
-    """A Python value as a PostgreSQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        raise TypeError("format numerics as strings with fixed decimals")
-    if isinstance(value, dt.datetime):
-        return f"'{value:%Y-%m-%d %H:%M:%S}'"
-    if isinstance(value, dt.date):
-        return f"'{value:%Y-%m-%d}'"
-    if isinstance(value, Num):
-        return value.text
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-class Num:
-    """A numeric literal with a fixed number of decimals (never a float repr)."""
-
-    def __init__(self, value: float, places: int = 2) -> None:
-        self.text = f"{value:.{places}f}"
-
-
-def insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Value]], chunk: int = 400) -> str:
-    parts = []
-    for start in range(0, len(rows), chunk):
-        body = ",\n".join("  (" + ", ".join(lit(v) for v in row) + ")" for row in rows[start : start + chunk])
-        parts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n{body};\n")
-    return "".join(parts)
-
-
-def items(text: str) -> list[str]:
-    """A comma-separated list written as one string (long name lists stay compact)."""
-    return text.split(", ")
 
 
 SCHEMA = """\
@@ -363,16 +324,16 @@ TERMS = [(y, s) for y in range(2021, 2026) for s in ("spring", "fall") if (y, s)
 def build() -> str:
     rng = random.Random(SEED)
     out = [SCHEMA]
-    out.append(insert("faculties", ["faculty_id", "name", "dean_name", "founded_year"], FACULTIES))
+    out.append(LAYOUT.inserts("faculties", ["faculty_id", "name", "dean_name", "founded_year"], FACULTIES))
     out.append(
-        insert(
+        LAYOUT.inserts(
             "departments",
             ["department_id", "faculty_id", "code", "name", "building", "annual_budget"],
             [(*d[:5], Num(d[5])) for d in DEPARTMENTS],
         )
     )
     out.append(
-        insert(
+        LAYOUT.inserts(
             "programs",
             ["program_id", "department_id", "name", "degree_level", "duration_years", "tuition_per_year"],
             [(*p[:5], Num(p[5])) for p in PROGRAMS],
@@ -381,7 +342,7 @@ def build() -> str:
 
     students = make_students(rng)
     out.append(
-        insert(
+        LAYOUT.inserts(
             "students",
             [
                 "student_id",
@@ -400,7 +361,7 @@ def build() -> str:
 
     instructors = make_instructors(rng)
     out.append(
-        insert(
+        LAYOUT.inserts(
             "instructors",
             ["instructor_id", "department_id", "full_name", "academic_rank", "hired_on", "annual_salary"],
             instructors,
@@ -409,7 +370,7 @@ def build() -> str:
 
     courses = make_courses()
     out.append(
-        insert(
+        LAYOUT.inserts(
             "courses",
             ["course_id", "department_id", "code", "title", "ects_credits", "level", "is_pass_fail"],
             courses,
@@ -418,7 +379,7 @@ def build() -> str:
 
     sections = make_sections(rng, courses, instructors)
     out.append(
-        insert(
+        LAYOUT.inserts(
             "course_sections",
             [
                 "section_id",
@@ -436,16 +397,16 @@ def build() -> str:
 
     enrollments, grades = make_enrollments(rng, students, courses, sections)
     out.append(
-        insert(
+        LAYOUT.inserts(
             "enrollments",
             ["enrollment_id", "student_id", "section_id", "enrolled_at", "status", "dropped_at"],
             enrollments,
         )
     )
-    out.append(insert("grades", ["enrollment_id", "score", "letter", "passed", "graded_at"], grades))
+    out.append(LAYOUT.inserts("grades", ["enrollment_id", "score", "letter", "passed", "graded_at"], grades))
 
     out.append(
-        insert(
+        LAYOUT.inserts(
             "scholarships",
             ["scholarship_id", "student_id", "name", "amount", "awarded_on", "academic_year", "renewable"],
             make_scholarships(rng, students),
@@ -713,9 +674,7 @@ def make_scholarships(rng: random.Random, students) -> list[tuple[Value, ...]]:
 
 
 def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(build(), encoding="utf-8")
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+    write_sql(OUT, build())
 
 
 if __name__ == "__main__":
