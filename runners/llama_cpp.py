@@ -66,10 +66,7 @@ class LlamaCppRunner(Runner):
         }
 
     def close(self) -> None:
-        llm = getattr(self, "llm", None)
-        if llm is not None:
-            llm.close()
-            self.llm = None
+        self.llm.close()  # frees the model and context now, not at garbage collection
 
     def _one(self, request: GenerationRequest) -> Generation:
         greedy: dict[str, Any] = {

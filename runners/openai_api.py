@@ -128,15 +128,17 @@ class ChatAPIRunner(Runner):
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         if not requests:
             return
+        stop = threading.Event()  # set on a fatal error or when the caller stops reading
         pool = ThreadPoolExecutor(max_workers=self.config.parallel, thread_name_prefix=f"runner-{self.name}")
         try:
             futures: dict[Future[Generation], int] = {
-                pool.submit(self._complete, request): index for index, request in enumerate(requests)
+                pool.submit(self._complete, request, stop): index for index, request in enumerate(requests)
             }
             for future in as_completed(futures):
                 yield futures[future], future.result()
         finally:
-            # On a fatal error or an abandoned generator, queued requests are never sent.
+            # Queued requests are never sent; workers waiting to retry give up.
+            stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
 
     def describe(self) -> Mapping[str, object]:
@@ -153,35 +155,45 @@ class ChatAPIRunner(Runner):
 
     # -- one item ------------------------------------------------------------------------
 
-    def _complete(self, request: GenerationRequest) -> Generation:
+    def _complete(self, request: GenerationRequest, stop: threading.Event) -> Generation:
+        """One item, retried as the policy allows; raises RunnerError when the run must stop."""
         messages = [dict(m) for m in request.messages] or [{"role": "user", "content": request.prompt}]
         retry = 0
-        while True:
-            self._count(attempts=1)
-            start = time.perf_counter()
-            try:
-                response = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    temperature=self.temperature,
-                    # In the body directly: the two names are typed differently across
-                    # client versions, and servers ignore the one they do not know.
-                    extra_body={self.length_parameter: self.config.max_new_tokens},
-                )
-            except openai.APIError as exc:
-                failure = self._judge(exc)
-            else:
-                self._answered.set()
-                return _generation(response, time.perf_counter() - start)
-            if not failure.retryable or retry >= self.policy.max_retries:
+        while not stop.is_set():
+            outcome = self._attempt(messages, stop)
+            if isinstance(outcome, Generation):
+                return outcome
+            if not outcome.retryable or retry >= self.policy.max_retries:
                 self._count(failed_items=1)
                 attempts = f" after {retry + 1} attempts" if retry else ""
-                return Generation(text="", error=f"{failure.message}{attempts}")
-            wait = self.policy.delay(retry, failure.retry_after)
-            log.warning("%s: %s; retrying in %.1fs", self.name, failure.message, wait)
+                return Generation(text="", error=f"{outcome.message}{attempts}")
+            wait = self.policy.delay(retry, outcome.retry_after)
+            log.warning("%s: %s; retrying in %.1fs", self.name, outcome.message, wait)
             self._count(retries=1)
             retry += 1
-            time.sleep(wait)
+            stop.wait(wait)
+        return Generation(text="", error="not sent: the run stopped")
+
+    def _attempt(self, messages: list[dict[str, str]], stop: threading.Event) -> Generation | _Failure:
+        self._count(attempts=1)
+        start = time.perf_counter()
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=self.temperature,
+                # Set in the body: the client's typing of the two names differs across
+                # its versions. Each runner sends the name its servers read.
+                extra_body={self.length_parameter: self.config.max_new_tokens},
+            )
+        except openai.APIError as exc:
+            try:
+                return self._judge(exc)
+            except RunnerError:
+                stop.set()  # no other worker sends another request
+                raise
+        self._answered.set()
+        return _generation(response, time.perf_counter() - start)
 
     def _judge(self, exc: openai.APIError) -> _Failure:
         """Retry or not, or stop the whole run (raises RunnerError)."""
@@ -213,7 +225,9 @@ class OpenAIRunner(ChatAPIRunner):
     """api.openai.com (or ``--api-url``), with ``OPENAI_API_KEY``."""
 
     name = "openai"
-    # The official API's current name for the limit; reasoning models reject max_tokens.
+    # The official API's current name for the limit (reasoning models reject max_tokens).
+    # Servers that only read max_tokens (llama-cpp-python's) then generate unbounded:
+    # use the `api` runner for those.
     length_parameter = "max_completion_tokens"
 
     def _make_client(self) -> openai.OpenAI:

@@ -236,6 +236,7 @@ class FaultProxy:
     bad_marker: str | None = None
     delay_s: float = 0.0
     posts: int = 0
+    bodies: list[dict] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -255,6 +256,7 @@ class FaultProxy:
         """Count a POST; the fault to answer, or None to forward."""
         with self.lock:
             self.posts += 1
+            self.bodies.append(json.loads(body or b"{}"))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             if self.bad_marker and self.bad_marker.encode() in body:

@@ -1,0 +1,132 @@
+"""The ``llama-cpp`` runner on a tiny random-weight GGUF written by the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="needs the llama-cpp extra: pip install '.[llama-cpp]'")
+
+import llama_cpp
+from tiny_llama import CHAT_TEMPLATE, SQL_TEXTS, write_tiny_gguf
+
+from runners import load_runner
+from runners.base import GenerationRequest, RunnerConfig, RunnerError
+from runners.llama_cpp import LlamaCppRunner, stop_sequences
+
+MAX_NEW = 8
+N_CTX = 256
+
+
+@pytest.fixture(scope="module")
+def base_gguf(tmp_path_factory) -> Path:
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "base.gguf")
+
+
+@pytest.fixture(scope="module")
+def chat_gguf(tmp_path_factory) -> Path:
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "chat.gguf", chat_template=CHAT_TEMPLATE)
+
+
+def config(path: Path, **extra) -> RunnerConfig:
+    return RunnerConfig(model=str(path), max_new_tokens=MAX_NEW, extra={"n_ctx": N_CTX, **extra})
+
+
+def request(i: int, text: str | None = None) -> GenerationRequest:
+    text = text or f"-- question {i}: the most expensive products\nSELECT"
+    return GenerationRequest(key=str(i), prompt=text, messages=({"role": "user", "content": text},))
+
+
+def test_the_tiny_vocabulary_round_trips_and_merges(base_gguf):
+    llm = llama_cpp.Llama(model_path=str(base_gguf), n_ctx=N_CTX, verbose=False)
+    try:
+        for text in SQL_TEXTS[:3]:
+            tokens = llm.tokenize(text.encode(), add_bos=False)
+            # SentencePiece prefixes a space; detokenizing without <s> keeps it
+            assert llm.detokenize(tokens).decode().removeprefix(" ") == text
+            assert len(tokens) < len(text) / 2  # words merged into pieces, not characters
+    finally:
+        llm.close()
+
+
+def test_completion_style_generates_every_item(base_gguf):
+    batch = [request(i) for i in range(3)]
+    runner_cls = load_runner("llama-cpp")
+    assert runner_cls is LlamaCppRunner
+    with runner_cls(config(base_gguf)) as runner:
+        assert runner.describe()["style"] == "completion"
+        prompt_length = len(runner.llm.tokenize(batch[0].prompt.encode()))
+        results = list(runner.generate(batch))
+    assert [i for i, _ in results] == [0, 1, 2]
+    for _, generation in results:
+        assert generation.error is None
+        assert generation.latency_s > 0
+        assert 1 <= (generation.completion_tokens or 0) <= MAX_NEW
+        assert isinstance(generation.text, str)
+    assert results[0][1].prompt_tokens == prompt_length
+
+
+def test_greedy_decoding_is_repeatable(base_gguf):
+    texts = []
+    for _ in range(2):
+        with LlamaCppRunner(config(base_gguf, seed=123 + len(texts))) as runner:
+            [(_, generation)] = runner.generate([request(0)])
+            texts.append(generation.text)
+    assert texts[0] == texts[1] and texts[0] != ""
+
+
+def test_chat_template_in_the_file_selects_chat_style(chat_gguf):
+    batch = [request(0)]
+    with LlamaCppRunner(config(chat_gguf)) as runner:
+        assert runner.describe()["style"] == "chat"
+        bare = len(runner.llm.tokenize(batch[0].prompt.encode()))
+        [(_, generation)] = runner.generate(batch)
+    assert generation.error is None
+    # the template's turn markers are part of what the model saw
+    assert generation.prompt_tokens is not None and generation.prompt_tokens > bare
+
+
+def test_prompt_over_the_context_window_is_an_item_error(base_gguf):
+    too_long = " ".join(SQL_TEXTS) * 4
+    with LlamaCppRunner(config(base_gguf)) as runner:
+        results = dict(runner.generate([request(0), request(1, too_long), request(2)]))
+    assert results[1].error is not None and "context" in results[1].error
+    assert results[0].error is None and results[2].error is None
+
+
+def test_missing_file_is_a_runner_error(tmp_path):
+    with pytest.raises(RunnerError, match="not found"):
+        LlamaCppRunner(config(tmp_path / "nope.gguf"))
+
+
+def test_non_gguf_file_is_a_runner_error(tmp_path):
+    fake = tmp_path / "model.safetensors"
+    fake.write_bytes(b"\x00" * 64)
+    with pytest.raises(RunnerError, match="not a GGUF"):
+        LlamaCppRunner(config(fake))
+
+
+def test_truncated_gguf_is_a_runner_error(base_gguf, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(base_gguf.read_bytes()[:2000])
+    with pytest.raises(RunnerError, match="could not load"):
+        LlamaCppRunner(config(broken))
+
+
+def test_no_model_is_a_runner_error():
+    with pytest.raises(RunnerError, match="-m PATH.gguf"):
+        LlamaCppRunner(RunnerConfig())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "stops"),
+    [
+        ("Write the SQL.\n```sql\n", ["```"]),
+        ("Schema:\n```sql\nCREATE TABLE t (a int);\n```\nAnswer:", []),
+        ("Schema:\n```\nt(a)\n```\nAnswer:\n```sql\n", ["```"]),
+        ("SELECT", []),
+    ],
+)
+def test_stop_at_the_closing_fence_only_when_one_is_open(prompt, stops):
+    assert stop_sequences(prompt) == stops
