@@ -55,7 +55,7 @@ class TinyLlamaShape:
     n_head: int = 4
     n_head_kv: int = 2
     n_ff: int = 128
-    n_ctx_train: int = 2048
+    n_ctx_train: int = 4096
 
 
 def sql_vocab(texts: Iterable[str] = SQL_TEXTS) -> tuple[list[str], list[float], list[int]]:
