@@ -7,7 +7,7 @@ llama-cpp-python's server); ``--api-url`` is required and the key is optional.
 Each request sends the request's chat ``messages`` with temperature 0 (``temperature`` in
 ``config.extra``) and a length limit of ``config.max_new_tokens``; the raw reply is
 returned, the pipeline extracts the SQL.  Up to ``config.parallel`` requests are in flight
-at once (a thread pool) and each item is yielded as it completes.
+at once (a pool of threads) and each item is yielded as it completes.
 
 Failures, decided per HTTP status:
 
@@ -30,11 +30,11 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import queue
 import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -126,20 +126,26 @@ class ChatAPIRunner(Runner):
     # -- the interface -------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        if not requests:
-            return
         stop = threading.Event()  # set on a fatal error or when the caller stops reading
-        pool = ThreadPoolExecutor(max_workers=self.config.parallel, thread_name_prefix=f"runner-{self.name}")
+        todo: queue.SimpleQueue[tuple[int, GenerationRequest]] = queue.SimpleQueue()
+        for item in enumerate(requests):
+            todo.put(item)
+        done: queue.SimpleQueue[tuple[int, Generation | BaseException]] = queue.SimpleQueue()
+        # Daemon threads rather than a ThreadPoolExecutor: after Ctrl-C the process exits
+        # at once instead of waiting for requests in flight (up to request_timeout).
+        for n in range(min(self.config.parallel, len(requests))):
+            worker = threading.Thread(
+                target=self._work, args=(todo, done, stop), name=f"runner-{self.name}-{n}", daemon=True
+            )
+            worker.start()
         try:
-            futures: dict[Future[Generation], int] = {
-                pool.submit(self._complete, request, stop): index for index, request in enumerate(requests)
-            }
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            for _ in requests:
+                index, outcome = done.get()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                yield index, outcome
         finally:
-            # Queued requests are never sent; workers waiting to retry give up.
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()  # queued requests are never sent; workers waiting to retry give up
 
     def describe(self) -> Mapping[str, object]:
         return {
@@ -154,6 +160,22 @@ class ChatAPIRunner(Runner):
         self.client.close()
 
     # -- one item ------------------------------------------------------------------------
+
+    def _work(
+        self,
+        todo: queue.SimpleQueue[tuple[int, GenerationRequest]],
+        done: queue.SimpleQueue[tuple[int, Generation | BaseException]],
+        stop: threading.Event,
+    ) -> None:
+        while not stop.is_set():
+            try:
+                index, request = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((index, self._complete(request, stop)))
+            except BaseException as exc:  # raised again in the caller's thread, not lost here
+                done.put((index, exc))
 
     def _complete(self, request: GenerationRequest, stop: threading.Event) -> Generation:
         """One item, retried as the policy allows; raises RunnerError when the run must stop."""

@@ -5,6 +5,8 @@ to inject failures and count requests in flight.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -17,6 +19,7 @@ pytest.importorskip("llama_cpp.server", reason="needs the llama-cpp extra: pip i
 
 from tiny_llama import CHAT_TEMPLATE, Fault, FaultProxy, LlamaServer, free_port, write_tiny_gguf
 
+from conftest import ROOT
 from runners import load_runner
 from runners.base import Generation, GenerationRequest, RunnerConfig, RunnerError
 from runners.openai_api import APIRunner, OpenAIRunner, RetryPolicy, _retry_after
@@ -196,6 +199,38 @@ def test_unknown_model_before_any_answer_stops_the_run(proxy_to):
     proxy = proxy_to(faults=[Fault(404)])
     with APIRunner(api_config(proxy.url, parallel=1)) as runner, pytest.raises(RunnerError, match="no model"):
         list(runner.generate(requests(2)))
+
+
+def test_stopping_early_sends_nothing_more(proxy_to):
+    proxy = proxy_to(delay_s=0.2)
+    with APIRunner(api_config(proxy.url, parallel=1)) as runner:
+        stream = runner.generate(requests(5))
+        next(stream)
+        stream.close()  # the caller stops reading (an interrupt, a crash downstream)
+        time.sleep(1.0)
+    assert proxy.posts <= 2  # the answered one, and at most one already in flight
+
+
+def test_interrupt_exits_without_waiting_for_requests_in_flight(proxy_to):
+    proxy = proxy_to(delay_s=60)
+    script = f"""
+import os, signal, threading
+from runners.openai_api import APIRunner
+from runners.base import GenerationRequest, RunnerConfig
+runner = APIRunner(RunnerConfig(model="m", api_url={proxy.url!r}, parallel=2))
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    list(runner.generate([GenerationRequest(key=str(i), prompt="q") for i in range(4)]))
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=50
+    )
+    assert "interrupted" in proc.stdout, proc.stderr
+    assert time.monotonic() - start < 30  # not the 60 s the proxy holds each request
+    assert proxy.max_in_flight == 2
 
 
 # -- options ---------------------------------------------------------------------------
