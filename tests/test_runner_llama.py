@@ -11,6 +11,7 @@ pytest.importorskip("llama_cpp", reason="needs the llama-cpp extra: pip install 
 import llama_cpp
 from tiny_llama import CHAT_TEMPLATE, SQL_TEXTS, write_tiny_gguf
 
+from conftest import run_cli, sample_args
 from runners import load_runner
 from runners.base import GenerationRequest, RunnerConfig, RunnerError
 from runners.llama_cpp import LlamaCppRunner, stop_sequences
@@ -130,3 +131,14 @@ def test_no_model_is_a_runner_error():
 )
 def test_stop_at_the_closing_fence_only_when_one_is_open(prompt, stops):
     assert stop_sequences(prompt) == stops
+
+
+# -- through the command line ----------------------------------------------------------
+
+
+def test_cli_missing_model_file_is_one_line_and_exit_2(cache_dir, tmp_path):
+    proc = run_cli(
+        "-r", "llama-cpp", "-m", tmp_path / "absent.gguf", *sample_args(cache_dir, tmp_path / "r.csv")
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: model file not found: {tmp_path / 'absent.gguf'}"]
