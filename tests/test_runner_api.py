@@ -5,6 +5,7 @@ to inject failures and count requests in flight.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -285,3 +286,14 @@ def test_backoff_grows_with_jitter_and_is_capped():
         assert all(ceiling / 2 <= w <= ceiling for w in waits)
         assert len(waits) > 1  # jittered, not lockstep
     assert 3.0 <= policy.delay(0, 3.0) <= 3.3  # the server's Retry-After wins
+
+
+@pytest.mark.parametrize(
+    ("runner", "module", "extra"), [("api", "openai", "openai"), ("llama-cpp", "llama_cpp", "llama-cpp")]
+)
+def test_missing_extra_names_it(monkeypatch, runner, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "runners.openai_api", raising=False)
+    monkeypatch.delitem(sys.modules, "runners.llama_cpp", raising=False)
+    with pytest.raises(RunnerError, match=re.escape(f"pip install '.[{extra}]'")):
+        load_runner(runner)
