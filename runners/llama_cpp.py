@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2  # llama-cpp-python renders chat templates with it
 import llama_cpp
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
@@ -89,6 +90,8 @@ class LlamaCppRunner(Runner):
                 text = reply["choices"][0]["text"]
         except ValueError as exc:  # llama-cpp-python's "Requested tokens (N) exceed context window"
             return Generation(text="", error=f"llama.cpp: {exc}", latency_s=time.perf_counter() - start)
+        except jinja2.TemplateError as exc:  # a template that refuses, e.g., a system message
+            return Generation(text="", error=f"the model's chat template: {exc}", latency_s=0.0)
         usage = reply.get("usage") or {}
         return Generation(
             text=text,

@@ -142,3 +142,20 @@ def test_cli_missing_model_file_is_one_line_and_exit_2(cache_dir, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: model file not found: {tmp_path / 'absent.gguf'}"]
+
+
+def test_a_chat_template_that_refuses_is_an_item_error(tmp_path):
+    strict = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
+        + CHAT_TEMPLATE
+    )
+    path = write_tiny_gguf(tmp_path / "strict.gguf", chat_template=strict)
+    system = GenerationRequest(
+        key="s",
+        prompt="p",
+        messages=({"role": "system", "content": "SQL only"}, {"role": "user", "content": "q"}),
+    )
+    with LlamaCppRunner(config(path)) as runner:
+        results = dict(runner.generate([system, request(1)]))
+    assert results[0].error is not None and "no system role" in results[0].error
+    assert results[1].error is None
