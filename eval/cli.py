@@ -22,11 +22,15 @@ from runners import RunnerConfig, RunnerError, runner_names
 # name -> "module:function"; the function takes argv and returns the exit code.
 SUBCOMMANDS: dict[str, str] = {
     "validate": "eval.validate:validate_main",
+    "leaderboard": "eval.reports.leaderboard:leaderboard_main",
+    "report": "eval.reports.html:report_main",
+    "compare": "eval.reports.gate:compare_main",
 }
 
 DEFAULT_QUESTIONS = Path("data/questions_gen.csv")
 DEFAULT_SCHEMAS = Path("data/schemas")
 PG_URL_ENV = "SQLHARNESS_PG_URL"
+OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
 
 
 def default_cache_dir() -> Path:
@@ -103,6 +107,12 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
         help="parallel queries (default: CPU cores)",
     )
     parser.add_argument(
+        "--dialect",
+        choices=("postgres", "duckdb", "sqlite"),
+        default="postgres",
+        help="engine and SQL dialect; gold queries are transpiled from PostgreSQL (default: %(default)s)",
+    )
+    parser.add_argument(
         "--allow-writable-role",
         action="store_true",
         help="with --pg-url, run queries through your own role if the read-only role cannot be created (dangerous)",
@@ -146,8 +156,151 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-gold-cache", action="store_true", help="do not read or write cached gold results"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--suite",
+        type=positive_int,
+        nargs="?",
+        const=3,
+        default=0,
+        metavar="K",
+        help="test-suite accuracy: also check correct answers on K variant databases (K default 3)",
+    )
+    parser.add_argument("--suite-seed", type=int, default=0, help="seed of the variant databases")
     add_database_options(parser)
+    add_model_options(parser)
     return parser
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be at most 1, got {text}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the model runners (hf, vllm, openai, api, llama-cpp); each reads its own."""
+    group = parser.add_argument_group("model runners")
+    group.add_argument(
+        "-f",
+        "--prompt-file",
+        default=None,
+        help="prompt template: a path, or a bundled name (default; chat). Default: 'chat' for "
+        "chat runners (openai, api), else 'default'",
+    )
+    group.add_argument("--few-shot", type=Path, default=None, help="examples for the prompt's {few_shot}")
+    group.add_argument("-b", "--num-beams", type=positive_int, default=1, help="beams (1: greedy)")
+    group.add_argument("--batch-size", type=positive_int, default=4, help="prompts per batch (hf)")
+    group.add_argument(
+        "--max-new-tokens", type=positive_int, default=512, help="tokens generated at most per answer"
+    )
+    group.add_argument("-a", "--adapter", default=None, help="PEFT/LoRA adapter path (hf, vllm)")
+    group.add_argument(
+        "--device", default=None, help="cuda, cuda:1, mps or cpu (hf; default: the best found)"
+    )
+    group.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default=None,
+        help="weights' dtype (hf, vllm; default: bf16 on CUDA where supported, else fp16; fp32 on CPU)",
+    )
+    group.add_argument(
+        "--api-url",
+        default=os.environ.get(OPENAI_BASE_URL_ENV),
+        help=f"OpenAI-compatible server URL (openai, api; default: ${OPENAI_BASE_URL_ENV})",
+    )
+    group.add_argument(
+        "--api-concurrency",
+        type=positive_int,
+        default=8,
+        help="requests in flight at once (openai, api; default: %(default)s). -p is for queries",
+    )
+    group.add_argument(
+        "--max-retries",
+        type=non_negative_int,
+        default=5,
+        help="retries of a failed request (default: %(default)s)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=120.0,
+        help="seconds per request (default: %(default)s)",
+    )
+    group.add_argument(
+        "--temperature", type=non_negative_float, default=0.0, help="sampling temperature (default: 0)"
+    )
+    group.add_argument("--n-ctx", type=positive_int, default=4096, help="context length (llama-cpp)")
+    group.add_argument(
+        "--n-gpu-layers", type=int, default=-1, help="layers offloaded to the GPU (llama-cpp; -1: all)"
+    )
+    group.add_argument("--tensor-parallel-size", type=positive_int, default=1, help="GPUs per model (vllm)")
+    group.add_argument(
+        "--pipeline-parallel-size", type=positive_int, default=1, help="pipeline stages (vllm)"
+    )
+    group.add_argument(
+        "--distributed-executor-backend",
+        choices=("mp", "ray"),
+        default=None,
+        help="vllm's multi-GPU executor",
+    )
+    group.add_argument(
+        "--quantization", default=None, help="weight quantization method (vllm: awq, gptq, fp8...)"
+    )
+    group.add_argument(
+        "--gpu-memory-utilization",
+        type=fraction,
+        default=0.9,
+        help="GPU memory share for vllm (default: 0.9)",
+    )
+
+
+def runner_config(args: argparse.Namespace) -> RunnerConfig:
+    """The runners' options from the parsed flags (runners never see argparse)."""
+    return RunnerConfig(
+        model=args.model,
+        adapter=args.adapter,
+        num_beams=args.num_beams,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        parallel=args.api_concurrency,
+        api_url=args.api_url,
+        predictions=args.predictions,
+        device=args.device,
+        dtype=args.dtype,
+        extra={
+            "n_ctx": args.n_ctx,
+            "n_gpu_layers": args.n_gpu_layers,
+            "max_retries": args.max_retries,
+            "request_timeout": args.request_timeout,
+            "temperature": args.temperature,
+            "tensor_parallel_size": args.tensor_parallel_size,
+            "pipeline_parallel_size": args.pipeline_parallel_size,
+            "distributed_executor_backend": args.distributed_executor_backend,
+            "quantization": args.quantization,
+            "gpu_memory_utilization": args.gpu_memory_utilization,
+        },
+    )
 
 
 def default_output(questions: Path, runner: str, model: str) -> Path:
@@ -165,14 +318,15 @@ def run_main(argv: list[str]) -> int:
     from eval.pipeline import RunConfig, run  # imported late: `-h` stays fast
 
     args = build_parser().parse_args(argv)
-    runner_config = RunnerConfig(model=args.model, predictions=args.predictions, parallel=args.parallel)
     source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
     config = RunConfig(
         questions=args.questions,
         schemas=args.schemas,
         output=args.output or default_output(source, args.runner, args.model),
         runner=args.runner,
-        runner_config=runner_config,
+        runner_config=runner_config(args),
+        prompt_file=args.prompt_file,
+        few_shot=args.few_shot,
         limit=args.num_questions,
         parallel=args.parallel,
         limits=exec_limits(args),
@@ -182,5 +336,8 @@ def run_main(argv: list[str]) -> int:
         gold_cache=not args.no_gold_cache,
         allow_writable_role=args.allow_writable_role,
         progress=not args.no_progress,
+        dialect=args.dialect,
+        suite=args.suite,
+        suite_seed=args.suite_seed,
     )
     return run(config)

@@ -328,18 +328,24 @@ def _rows_match(
 ) -> tuple[bool, str]:
     gold_rows = _row_hashes(g, range(len(g.columns)))
     pred_rows = _row_hashes(p, mapping)
-    gold_idx = np.arange(g.n_rows)
-    pred_idx = np.arange(p.n_rows)
-    if not options.multiset:
-        gold_idx = _first_occurrences(gold_rows)
-        pred_idx = _first_occurrences(pred_rows)
-    if len(gold_idx) != len(pred_idx):
-        return False, _count_reason(len(gold_idx), len(pred_idx))
-    g_rows, p_rows = gold_rows[gold_idx], pred_rows[pred_idx]
     if order_keys is None:
-        gold_pairing = np.argsort(g_rows, kind="stable")
-        pred_pairing = np.argsort(p_rows, kind="stable")
+        # Order does not matter: one sort per side gives both the distinct rows and
+        # their pairing (equal hashes line up).
+        gold_idx = _by_hash(gold_rows, options.multiset)
+        pred_idx = _by_hash(pred_rows, options.multiset)
+        if len(gold_idx) != len(pred_idx):
+            return False, _count_reason(len(gold_idx), len(pred_idx))
+        gold_pairing = pred_pairing = np.arange(len(gold_idx))
+        g_rows, p_rows = gold_rows[gold_idx], pred_rows[pred_idx]
     else:
+        gold_idx = np.arange(g.n_rows)
+        pred_idx = np.arange(p.n_rows)
+        if not options.multiset:
+            gold_idx = _first_occurrences(gold_rows)
+            pred_idx = _first_occurrences(pred_rows)
+        if len(gold_idx) != len(pred_idx):
+            return False, _count_reason(len(gold_idx), len(pred_idx))
+        g_rows, p_rows = gold_rows[gold_idx], pred_rows[pred_idx]
         # Pair rows within each run of tied sort keys (or row by row with no visible key).
         if order_keys:
             segments = _tie_segments(_row_hashes(g, order_keys)[gold_idx])
@@ -359,6 +365,12 @@ def _rows_match(
         if not _values_close(g.columns[gi], p.columns[pj], paired_gold, paired_pred, options):
             return False, f"numbers differ beyond rel_tol={options.rel_tol:g} in gold column {gi + 1}"
     return True, ""
+
+
+def _by_hash(row_hashes: np.ndarray, multiset: bool) -> np.ndarray:
+    """Row indexes sorted by row hash: every row (multiset), or one per distinct row."""
+    order = np.argsort(row_hashes)
+    return order if multiset else order[_first_in_run(row_hashes[order])]
 
 
 def _first_occurrences(row_hashes: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ comparison is pure and happens as each prediction's result arrives.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -62,6 +63,16 @@ def plan_gold(question: Question) -> GoldPlan:
     return GoldPlan(tuple(runnable), tuple(keys))
 
 
+def oracle_sql(backend: Backend, plan: GoldPlan) -> str:
+    """The oracle's answer: the first gold expansion, in the backend's dialect."""
+    if not plan.expansions:
+        return ""
+    try:
+        return backend.gold_sql(plan.expansions[0])
+    except SqlTextError:
+        return plan.expansions[0]
+
+
 @dataclass
 class EvalStats:
     """Counters a run reports (and the benchmark reads)."""
@@ -103,7 +114,8 @@ class Evaluator:
             self._pool = pool
             for question, _ in items:  # queue every gold expansion first: they are shared
                 for sql in plans[question.index].expansions:
-                    self._submit(question.db_name, sql, gold=True)
+                    with contextlib.suppress(SqlTextError):  # reported by _gold_result
+                        self._submit(question.db_name, self.backend.gold_sql(sql), gold=True)
             futures = [
                 pool.submit(self._evaluate_one, question, prediction, plans[question.index])
                 for question, prediction in items
@@ -156,15 +168,42 @@ class Evaluator:
     def _result(self, db_name: str, sql: str, *, gold: bool) -> QueryResult:
         # Called from a worker: waiting on a future that is queued behind us could
         # deadlock a full pool, so run it here if nobody has started it yet.
+        while True:
+            future, mine = self._take_over(db_name, sql, gold)
+            if mine:
+                try:
+                    result = self._run(db_name, sql, gold)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    raise
+                future.set_result(result)
+                return result
+            if not future.cancelled():
+                return future.result()
+            # Another worker took this query over after we looked it up: its
+            # replacement is in the table now (swapped under the lock).
+
+    def _take_over(self, db_name: str, sql: str, gold: bool) -> tuple[Future[QueryResult], bool]:
+        """The query's future, or a running replacement that the caller must fulfil
+        (True) when the queued one could be cancelled. Identical predictions of several
+        questions race here."""
         future = self._submit(db_name, sql, gold=gold)
-        if not future.running() and not future.done() and future.cancel():
-            result = self._run(db_name, sql, gold)
+        with self._results_lock:
+            future = self._results[(db_name, sql)]
+            if future.running() or future.done() or not future.cancel():
+                return future, False
             replacement: Future[QueryResult] = Future()
-            replacement.set_result(result)
-            with self._results_lock:
-                self._results[(db_name, sql)] = replacement
-            return result
-        return future.result()
+            replacement.set_running_or_notify_cancel()  # so that nobody else cancels it
+            self._results[(db_name, sql)] = replacement
+            return replacement, True
+
+    def _gold_result(self, db_name: str, sql: str) -> QueryResult:
+        """A gold expansion's result, run in the backend's dialect (transpiled if need be)."""
+        try:
+            text = self.backend.gold_sql(sql)
+        except SqlTextError as exc:
+            return QueryResult(error=f"gold does not transpile to {self.backend.dialect}: {exc}")
+        return self._result(db_name, text, gold=True)
 
     # ---------------------------------------------------------------- judging
 
@@ -172,7 +211,7 @@ class Evaluator:
         gold_error = plan.error
         golds: list[GoldCase] = []
         for sql, keys in zip(plan.expansions, plan.order_keys):
-            result = self._result(question.db_name, sql, gold=True)
+            result = self._gold_result(question.db_name, sql)
             if not result.ok:
                 gold_error = f"gold query failed: {result.error}"
                 break
@@ -196,7 +235,7 @@ class Evaluator:
         if prediction.error is not None:
             return replace(row, error_msg=f"generation failed: {prediction.error}")
         try:
-            sql = runnable_query(prediction.sql)
+            sql = runnable_query(prediction.sql, self.backend.dialect)
         except (UnsafeSqlError, SqlTextError) as exc:
             return replace(row, error_db_exec=True, error_msg=f"not run: {exc}")
         pred = self._result(question.db_name, sql, gold=False)

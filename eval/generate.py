@@ -1,59 +1,150 @@
-"""The generation stage: turn questions into requests, run the runner, collect predictions."""
+"""The generation stage: render prompts, run the runner, extract SQL, journal for resume.
+
+Each generation is appended to a fingerprinted journal (``OUT.csv.generations.jsonl``)
+the moment it arrives, so rerunning the same command generates only what is missing,
+and Ctrl-C or a crash loses nothing already generated. The journal is kept after the
+run: re-evaluating the same generations (other comparison options, a fixed benchmark
+database) costs no model time. Runners that return SQL as is (oracle, file) are neither
+journaled nor extracted from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from tqdm import tqdm
 
+from eval.extract import extract_sql
+from eval.journal import Journal
+from eval.prompts import Rendered
 from eval.records import Prediction, Question
 from runners.base import Generation, GenerationRequest, Runner
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request and what extraction needs to know about its prompt."""
+
+    request: GenerationRequest
+    prefill: str = ""
 
 
 def build_requests(
     questions: Sequence[Question],
     *,
     gold_of: Callable[[Question], str],
-    prompt_for: Callable[[Question], str],
-) -> list[GenerationRequest]:
-    requests = []
+    render: Callable[[Question], Rendered] | None = None,
+) -> list[Prepared]:
+    """A request per question; ``render`` is None for runners that need no prompt."""
+    prepared = []
     for q in questions:
-        prompt = prompt_for(q)
-        requests.append(
-            GenerationRequest(
-                key=str(q.index),
-                prompt=prompt,
-                messages=({"role": "user", "content": prompt},),
-                gold_query=gold_of(q),
-                fields=q.fields,
-            )
+        rendered = (
+            render(q) if render else Rendered(q.question, ({"role": "user", "content": q.question},), "")
         )
-    return requests
+        request = GenerationRequest(
+            key=f"{q.index}:{_digest(rendered)}",
+            prompt=rendered.prompt,
+            messages=rendered.messages,
+            gold_query=gold_of(q),
+            fields=q.fields,
+        )
+        prepared.append(Prepared(request, rendered.prefill))
+    return prepared
+
+
+def _digest(rendered: Rendered) -> str:
+    text = json.dumps([rendered.prompt, list(rendered.messages)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def generate(
     runner: Runner,
-    requests: Sequence[GenerationRequest],
+    items: Sequence[Prepared],
     *,
+    journal: Journal | None = None,
     progress: bool = True,
-) -> list[Prediction]:
-    """A prediction per request, in request order; a runner's per-item error is kept."""
-    predictions: list[Prediction | None] = [None] * len(requests)
+) -> tuple[list[Prediction], int]:
+    """A prediction per item, in order, and how many came from the journal.
+
+    A runner's per-item error is kept as the prediction's error.
+    """
+    journal = None if runner.raw_sql else journal
+    done = _load(journal)
+    generations: dict[int, Generation] = {
+        i: generation_from_record(done[item.request.key])
+        for i, item in enumerate(items)
+        if item.request.key in done
+    }
+    todo = [i for i in range(len(items)) if i not in generations]
     with tqdm(
-        total=len(requests), desc="generating", unit="q", disable=not progress or None, leave=False
+        total=len(items),
+        initial=len(generations),
+        desc="generating",
+        unit="q",
+        disable=not progress or None,
+        leave=False,
     ) as bar:
-        for index, generation in runner.generate(requests):
-            predictions[index] = _prediction(generation)
-            bar.update(1)
-    missing = [i for i, p in enumerate(predictions) if p is None]
-    for i in missing:
-        predictions[i] = Prediction(sql="", error=f"runner {runner.name!r} returned no generation")
-    return [p for p in predictions if p is not None]
+        try:
+            for position, generation in runner.generate([items[i].request for i in todo]):
+                index = todo[position]
+                generations[index] = generation
+                if journal is not None:
+                    journal.append(items[index].request.key, generation_record(generation))
+                bar.update(1)
+        finally:
+            if journal is not None:
+                journal.close()
+    missing = Generation(text="", error=f"runner {runner.name!r} returned no generation")
+    predictions = [
+        _prediction(generations.get(i, missing), item.prefill, extract=not runner.raw_sql)
+        for i, item in enumerate(items)
+    ]
+    return predictions, len(items) - len(todo)
 
 
-def _prediction(generation: Generation) -> Prediction:
+def _load(journal: Journal | None) -> dict[str, dict[str, Any]]:
+    if journal is None:
+        return {}
+    done = journal.load()
+    if journal.set_aside is not None:
+        print(
+            f"note: {journal.path} was made with another model, prompt, options or question set; "
+            f"set aside as {journal.set_aside.name}, generating afresh",
+            file=sys.stderr,
+        )
+    return done
+
+
+def generation_record(generation: Generation) -> dict[str, Any]:
+    return {
+        "text": generation.text,
+        "error": generation.error,
+        "latency_s": round(generation.latency_s, 4),
+        "prompt_tokens": generation.prompt_tokens,
+        "completion_tokens": generation.completion_tokens,
+        "beams": list(generation.beams),
+    }
+
+
+def generation_from_record(record: Mapping[str, Any]) -> Generation:
+    return Generation(
+        text=record["text"],
+        error=record.get("error"),
+        latency_s=float(record.get("latency_s") or 0.0),
+        prompt_tokens=record.get("prompt_tokens"),
+        completion_tokens=record.get("completion_tokens"),
+        beams=tuple(record.get("beams") or ()),
+    )
+
+
+def _prediction(generation: Generation, prefill: str, *, extract: bool) -> Prediction:
     return Prediction(
-        sql=generation.text.strip(),
+        sql=extract_sql(generation.text, prefill) if extract else generation.text.strip(),
         raw_text=generation.text,
         error=generation.error,
         latency_s=generation.latency_s,

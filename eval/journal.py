@@ -28,6 +28,8 @@ class Journal:
         self.path = path
         self.fingerprint = fingerprint
         self._handle: TextIO | None = None
+        self.set_aside: Path | None = None
+        """Where :meth:`load` moved a journal with another fingerprint (to tell the user)."""
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Entries of a matching journal, by key; {} when there is none or it is stale."""
@@ -38,7 +40,8 @@ class Journal:
             header = _parse(handle.readline())
             if header is None or header.get("fingerprint") != self.fingerprint:
                 handle.close()
-                os.replace(self.path, self.path.with_name(self.path.name + ".stale"))
+                self.set_aside = self.path.with_name(self.path.name + ".stale")
+                os.replace(self.path, self.set_aside)
                 return {}
             for line in handle:
                 entry = _parse(line)

@@ -39,6 +39,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; results are meant to be shared, so apply the umask as
+        # open() would for a new file.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -48,6 +51,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with _suppress_oserror():
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -77,6 +86,7 @@ def result_record(row: ResultRow) -> dict[str, Any]:
         "mismatch": row.mismatch,
         "prompt_tokens": _blank_none(row.extra.get("prompt_tokens")),
         "completion_tokens": _blank_none(row.extra.get("completion_tokens")),
+        **({} if row.suite_correct is None else {"suite_correct": int(row.suite_correct)}),
     }
 
 
@@ -89,10 +99,12 @@ def write_results_csv(path: Path, rows: Sequence[ResultRow]) -> None:
     input_columns: list[str] = []
     for row in rows:
         for column in row.question.fields:
-            if column not in input_columns and column not in OUTPUT_COLUMNS:
+            if column not in input_columns and column not in (*OUTPUT_COLUMNS, "suite_correct"):
                 input_columns.append(column)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*input_columns, *OUTPUT_COLUMNS], lineterminator="\n")
+    # suite_correct only when the run had --suite (a column means the same on every row).
+    suite = ["suite_correct"] if any(row.suite_correct is not None for row in rows) else []
+    writer = csv.DictWriter(buffer, fieldnames=[*input_columns, *OUTPUT_COLUMNS, *suite], lineterminator="\n")
     writer.writeheader()
     for row in rows:
         inputs = {c: row.question.fields.get(c, "") for c in input_columns}

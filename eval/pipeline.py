@@ -7,6 +7,7 @@ import hashlib
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from eval.comparator import CompareOptions
 from eval.db.base import Backend, ExecLimits
 from eval.db.postgres import EmbeddedServer, ExternalServer, PostgresBackend
 from eval.errors import BadInput
-from eval.evaluate import Evaluator, plan_gold
+from eval.evaluate import Evaluator, oracle_sql, plan_gold
 from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
 from eval.journal import Journal, fingerprint
@@ -29,6 +30,7 @@ from eval.output import (
     write_results_csv,
     write_summary_json,
 )
+from eval.prompts import Prompting, default_template, load_few_shot, load_template
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
@@ -54,11 +56,23 @@ class RunConfig:
     gold_cache: bool = True
     allow_writable_role: bool = False
     progress: bool = True
+    dialect: str = "postgres"
+    """Engine and SQL dialect: postgres, duckdb or sqlite (eval/dialects.py)."""
+    suite: int = 0
+    """Variant databases per database for test-suite accuracy (eval/variants.py); 0: off."""
+    suite_seed: int = 0
+    prompt_file: str | None = None
+    """A prompt template path or bundled name; None: the runner kind's default."""
+    few_shot: Path | None = None
 
 
 def open_backend(config: RunConfig) -> Backend:
-    """The embedded server unless a URL is given."""
+    """The embedded server unless a URL is given (or a file engine for --dialect duckdb|sqlite)."""
     cache_dir = config.cache_dir
+    if config.dialect != "postgres":
+        from eval.db.embedded import open_file_backend
+
+        return open_file_backend(config.dialect, cache_dir, config.limits, pg_url=config.pg_url)
     if config.pg_url:
         server: EmbeddedServer | ExternalServer = ExternalServer(config.pg_url, cache_dir)
     else:
@@ -81,23 +95,45 @@ def load_items(config: RunConfig) -> list[Question]:
 
 def run(config: RunConfig) -> int:
     started = time.perf_counter()
+    if config.suite and config.dialect != "postgres":
+        raise BadInput(
+            f"--suite needs --dialect postgres (variants are PostgreSQL databases), not {config.dialect}"
+        )
     questions = load_items(config)
-    sources = discover(config.schemas, [q.db_name for q in questions])
+    predictions_file = config.runner_config.predictions
+    source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     runner_cls = load_runner(config.runner)
+    # Read before the databases start, so that a bad template or examples file fails fast.
+    examples = load_few_shot(config.few_shot) if config.few_shot else ""
+    template = (
+        None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
+    )
+    sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
         setup_s = time.perf_counter() - started
 
         t0 = time.perf_counter()
         plans = {q.index: plan_gold(q) for q in questions}
+        prompting = None
+        if template is not None:
+            prompting = Prompting.create(
+                template, few_shot=examples, dialect=backend.dialect, metadata=backend.table_metadata
+            )
         requests = build_requests(
             questions,
-            gold_of=lambda q: plans[q.index].expansions[0] if plans[q.index].expansions else "",
-            prompt_for=lambda q: q.question,
+            gold_of=lambda q: oracle_sql(backend, plans[q.index]),
+            render=prompting.render if prompting else None,
         )
         with runner_cls(config.runner_config) as runner:
-            predictions = generate(runner, requests, progress=config.progress)
             described = dict(runner.describe())
+            journal = Journal(
+                config.output.with_name(config.output.name + ".generations.jsonl"),
+                fingerprint(generation_identity(config, described, prompting, source_file)),
+            )
+            predictions, resumed_generations = generate(
+                runner, requests, journal=journal, progress=config.progress
+            )
         generation_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -114,6 +150,7 @@ def run(config: RunConfig) -> int:
                     "compare": asdict(config.compare),
                     "limits": asdict(config.limits),
                     "version": __version__,
+                    "dialect": config.dialect,
                 }
             ),
         )
@@ -121,16 +158,19 @@ def run(config: RunConfig) -> int:
             evaluator, journal, list(zip(questions, predictions)), config.progress
         )
         evaluation_s = time.perf_counter() - t0
+        suite_meta: dict = {}
+        if config.suite:
+            from eval.variants import run_suite
+
+            rows, suite_meta = run_suite(backend, sources, questions, rows, config, evaluator)
 
     summary = summarize(rows)
-    predictions_file = config.runner_config.predictions
-    source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     meta = {
         "harness_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "runner": described.get("runner", config.runner),
         "model": described.get("model", config.runner_config.model),
-        "prompt_file": described.get("prompt_file"),
+        "prompt_file": prompting.template.name if prompting else None,
         "num_beams": config.runner_config.num_beams,
         "questions_file": str(source_file),
         "questions_hash": file_hash(source_file),
@@ -142,11 +182,14 @@ def run(config: RunConfig) -> int:
             "total_s": round(time.perf_counter() - started, 4),
         },
         "execution": {
+            "resumed_generations": resumed_generations,
             "resumed_rows": resumed,
             "distinct_queries": evaluator.stats.distinct_queries,
             "executed": evaluator.stats.executed,
             "gold_cache_hits": evaluator.stats.gold_cache_hits,
         },
+        "dialect": config.dialect,
+        **suite_meta,
     }
     write_results_csv(config.output, rows)
     write_summary_json(config.output.with_suffix(".json"), summary_dict(summary, meta))
@@ -160,6 +203,30 @@ def run(config: RunConfig) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def generation_identity(
+    config: RunConfig, described: Mapping[str, object], prompting: Prompting | None, source: Path
+) -> dict[str, object]:
+    """What generations depend on: reusing a journal with another identity would be stale.
+
+    Each prompt's text is also in its journal key, so a changed database description
+    regenerates that question too.
+    """
+    rc = config.runner_config
+    return {
+        "runner": described,
+        "options": {
+            "num_beams": rc.num_beams,
+            "max_new_tokens": rc.max_new_tokens,
+            "adapter": rc.adapter,
+            "temperature": rc.option("temperature"),
+            "quantization": rc.option("quantization"),
+        },
+        "template": prompting.template.text if prompting else None,
+        "few_shot": prompting.few_shot if prompting else None,
+        "questions": file_hash(source),
+    }
 
 
 def _item_key(question: Question, prediction: Prediction) -> str:

@@ -81,6 +81,8 @@ class ResultRow:
     """How a wrong result that did execute differs from the gold."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Runner-specific figures (tokens, beams) carried to the output."""
+    suite_correct: bool | None = None
+    """With ``--suite``: correct on the base and on every variant database; else None."""
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,16 @@ def expand_gold(query: str) -> list[str]:
     'SELECT id, name, COUNT(*) FROM t GROUP BY id, name'
     """
     expansions: list[str] = []
-    for alternative in split_statements(query):
-        for sql in _expand_groups(alternative):
+    for family in gold_families(query):
+        for sql in family:
             if sql not in expansions:
                 expansions.append(sql)
     return expansions
+
+
+def gold_families(query: str) -> list[list[str]]:
+    """The expansions of each ``;`` alternative, fullest column choice first."""
+    return [_expand_groups(alternative) for alternative in split_statements(query)]
 
 
 def _expand_groups(sql: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 For every question: the category is known; every gold expansion parses as one query,
 runs, returns rows, and returns the same result when run again; an ORDER BY ... LIMIT
-has no tie at the cut (else which rows make the answer is arbitrary). Prints counts per
+has no tie at the cut (else which rows make the answer is arbitrary); a ``{a, b}`` column
+choice does not merge rows that the fullest choice keeps apart (a name that two people
+share would let a wrong list of names pass under set semantics). Prints counts per
 database, category and difficulty. Exit 0 when clean, 1 when a problem was found.
 """
 
@@ -23,7 +25,7 @@ from eval.evaluate import plan_gold
 from eval.questions import load_questions
 from eval.records import CATEGORIES, Question
 from eval.schemas import discover
-from eval.sqltext import DIALECT, parse_single_query
+from eval.sqltext import DIALECT, gold_families, parse_single_query
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,12 @@ def validate_main(argv: list[str]) -> int:
         pg_url=args.pg_url,
         cache_dir=args.cache_dir or default_cache_dir(),
         allow_writable_role=args.allow_writable_role,
+        dialect=args.dialect,
     )
+    if args.dialect != "postgres":
+        from eval.dialect_validate import validate_dialect
+
+        return validate_dialect(config, questions, sources)
     with open_backend(config) as backend:
         backend.prepare(sources)
         problems = [p for q in questions for p in check_question(backend, q)]
@@ -85,7 +92,40 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
         tie = tie_at_limit(backend, question.db_name, sql)
         if tie:
             problems.append(Problem(question, f"ambiguous: {tie}  ({sql})"))
+    problems.extend(Problem(question, message) for message in collapsing_choices(backend, question))
     return problems
+
+
+def collapsing_choices(backend: Backend, question: Question) -> list[str]:
+    """Column choices of a ``{}`` group that return fewer distinct rows than the fullest one.
+
+    Such a choice (``{id, name}`` answered with names only, where two rows share a name)
+    merges rows, so a prediction with wrong extra rows whose names collide would pass.
+    """
+    messages = []
+    for family in gold_families(question.query):
+        if len(family) < 2:
+            continue
+        counts = [_distinct_rows(backend, question.db_name, sql) for sql in family]
+        if counts[0] is None:
+            continue
+        for sql, count in zip(family[1:], counts[1:]):
+            if count is not None and count < counts[0]:
+                messages.append(
+                    f"column choice merges rows ({counts[0]} distinct rows with all columns, "
+                    f"{count} with this choice): make it a whole ';' alternative or drop it  ({sql})"
+                )
+    return messages
+
+
+def _distinct_rows(backend: Backend, db_name: str, sql: str) -> int | None:
+    result = backend.execute(db_name, sql)
+    if not result.ok:
+        return None
+    try:
+        return len(set(map(tuple, result.rows)))
+    except TypeError:  # an unhashable value (array, json): no verdict
+        return None
 
 
 def tie_at_limit(backend: Backend, db_name: str, sql: str) -> str:

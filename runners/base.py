@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,15 @@ class RunnerConfig:
     device: str | None = None
     dtype: str | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
-    """Backend-specific options (``n_ctx``, ``tensor_parallel_size``...)."""
+    """Backend-specific options, by key: ``n_ctx``, ``n_gpu_layers``, ``max_retries``,
+    ``request_timeout``, ``temperature``, ``tensor_parallel_size``,
+    ``pipeline_parallel_size``, ``distributed_executor_backend``, ``quantization``,
+    ``gpu_memory_utilization`` (the CLI always fills them; read them with :meth:`option`)."""
+
+    def option(self, key: str, default: object = None) -> Any:
+        """``extra[key]``, or ``default`` when it is absent or None."""
+        value = self.extra.get(key)
+        return default if value is None else value
 
 
 class Runner(abc.ABC):
@@ -75,6 +83,9 @@ class Runner(abc.ABC):
     name: ClassVar[str] = ""
     chat: ClassVar[bool] = False
     """True when the runner sends ``messages`` rather than ``prompt``."""
+    raw_sql: ClassVar[bool] = False
+    """True when ``Generation.text`` is SQL as is (oracle, file): the pipeline then neither
+    extracts SQL from it nor journals it for resume."""
 
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config

@@ -16,6 +16,7 @@ PREDICTION_COLUMN = "generated_query"
 
 class FileRunner(Runner):
     name = "file"
+    raw_sql = True
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for index, request in enumerate(requests):

@@ -13,6 +13,7 @@ from runners.base import Generation, GenerationRequest, Runner
 
 class OracleRunner(Runner):
     name = "oracle"
+    raw_sql = True
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for index, request in enumerate(requests):

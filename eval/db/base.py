@@ -31,6 +31,7 @@ class Backend(abc.ABC):
     """One database engine holding the benchmark's databases."""
 
     dialect: str = "postgres"
+    """The SQL dialect predictions are written in (sqlglot's name; prompts name it too)."""
 
     @abc.abstractmethod
     def prepare(self, sources: Mapping[str, SchemaSource]) -> None:
@@ -42,6 +43,13 @@ class Backend(abc.ABC):
 
         Safe to call from several threads at once.
         """
+
+    def gold_sql(self, sql: str) -> str:
+        """A gold query (written for PostgreSQL) as this engine runs it.
+
+        Raises :class:`eval.sqltext.SqlTextError` when it cannot be transpiled faithfully.
+        """
+        return sql
 
     def content_hash(self, db_name: str) -> str:
         """Identity of the database's content (gold results are cached under it)."""

@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -367,6 +367,95 @@ class PostgresBackend(Backend):
 
     def content_hash(self, db_name: str) -> str:
         return self._hashes.get(db_name, "")
+
+    def derive_database(
+        self,
+        name: str,
+        base: str,
+        content_hash: str,
+        build: Callable[[psycopg2.extensions.connection], None],
+        *,
+        accept: Sequence[str] = (),
+    ) -> bool:
+        """Make ``name`` a copy of the prepared database ``base`` rewritten by ``build``.
+
+        Kept when its marker already says ``content_hash`` (or one of ``accept``); else
+        built under a temporary name (from ``base`` as a template, or seeded again from
+        ``base``'s files when the template is busy), ``build`` given an admin connection
+        to it, then renamed into place, as :meth:`prepare` does. Returns True when built.
+        """
+        self._drop_pool(name)
+        built = False
+        with self._admin("postgres") as admin:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(hashtext('sqlharness prepare'))")
+                try:
+                    marker = self._database_marker(cur, name)
+                    in_use = next((h for h in (content_hash, *accept) if marker == MARKER + h), None)
+                    if in_use is None:
+                        self._build_derived(cur, name, base, content_hash, build, existing=marker is not None)
+                        in_use, built = content_hash, True
+                finally:
+                    cur.execute("SELECT pg_advisory_unlock(hashtext('sqlharness prepare'))")
+        self._grant_reader(name)
+        self._hashes[name] = in_use
+        if base in self._sources:
+            self._sources[name] = self._sources[base]
+        return built
+
+    def _database_marker(self, cur, name: str) -> str | None:
+        """The database's comment ('' when none), or None when it does not exist."""
+        cur.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        if not (row[0] or "").startswith(MARKER):
+            raise BadInput(
+                f"database {name!r} already exists on the server and was not created by the "
+                "harness; it will not be touched. Drop or rename it, or use another server"
+            )
+        return row[0]
+
+    def _build_derived(self, cur, name: str, base: str, content_hash: str, build, *, existing: bool) -> None:
+        building = pgsql.Identifier(f"{name}__building")
+        cur.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(building))
+        self._drop_pool(base)  # our own idle readers would keep the template busy
+        try:
+            cur.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE {}").format(building, pgsql.Identifier(base)))
+        except psycopg2.errors.ObjectInUse:
+            # Someone else is connected to the base: seed a fresh copy from its files instead.
+            cur.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(building))
+            self._seed(f"{name}__building", self._sources[base])
+        with self._admin(f"{name}__building") as conn:
+            with conn.cursor() as setup:
+                # Durability of each commit is not needed: the rename below happens after
+                # these commits in the WAL, so a crash can only lose the whole unrenamed build.
+                setup.execute("SET synchronous_commit = off")
+            build(conn)
+            conn.commit()
+            conn.autocommit = True
+            with conn.cursor() as analyze:
+                analyze.execute("ANALYZE")
+        target = pgsql.Identifier(name)
+        if existing:
+            cur.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(target))
+        cur.execute(pgsql.SQL("ALTER DATABASE {} RENAME TO {}").format(building, target))
+        cur.execute(pgsql.SQL("COMMENT ON DATABASE {} IS %s").format(target), (MARKER + content_hash,))
+
+    def _drop_pool(self, db_name: str) -> None:
+        """Close the idle pooled connections to one database (before it is copied or replaced)."""
+        with self._pool_lock:
+            pool = self._pools.get(db_name)
+        while pool is not None:
+            try:
+                pooled = pool.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(Exception):
+                pooled.conn.close()
 
     # ---------------------------------------------------------------- executing
 

@@ -1,0 +1,102 @@
+"""DuckDB (optional extra ``pip install '.[duckdb]'``): each database is one file in the cache dir.
+
+Sandbox: the file is opened ``read_only=True`` with ``enable_external_access = false``
+(no reading or writing other files: ``read_csv``, ``COPY``, ``ATTACH``, ``EXPORT``,
+extension installs all fail) and ``lock_configuration = true`` (no query can lift a
+setting). A timer thread calls ``interrupt()`` past the timeout; rows are fetched in
+chunks up to the row cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.db.base import ExecLimits
+from eval.db.embedded import FileBackend, timeout_message
+from eval.errors import BadInput
+from eval.records import QueryResult
+
+_READER_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "memory_limit": "2GB",
+    "lock_configuration": True,
+}
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise BadInput("--dialect duckdb needs the duckdb package: pip install '.[duckdb]'") from exc
+    return duckdb
+
+
+class DuckdbBackend(FileBackend):
+    dialect = "duckdb"
+    suffix = ".duckdb"
+
+    def __init__(self, cache_dir: Path, limits: ExecLimits = ExecLimits()) -> None:
+        self._duck = _duckdb()
+        super().__init__(cache_dir, limits)
+        self._instances: dict[Path, Any] = {}
+        self._instances_lock = threading.Lock()
+
+    def _build(self, path: Path, statements: list[str]) -> None:
+        conn = self._duck.connect(str(path))
+        try:
+            for statement in statements:
+                try:
+                    conn.execute(statement)
+                except self._duck.Error as exc:
+                    raise BadInput(
+                        f"building {path.stem} for duckdb failed: {exc}  ({statement[:120]})"
+                    ) from exc
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+
+    def _open_reader(self, path: Path) -> Any:
+        # One database instance per file (DuckDB allows one configuration per file per
+        # process); each pooled reader is a cursor of it, used by one thread at a time.
+        with self._instances_lock:
+            instance = self._instances.get(path)
+            if instance is None:
+                instance = self._duck.connect(str(path), read_only=True, config=dict(_READER_CONFIG))
+                self._instances[path] = instance
+            return instance.cursor()
+
+    def _run(self, conn: Any, sql: str, started: float) -> QueryResult:
+        fired = threading.Event()
+
+        def interrupt() -> None:
+            fired.set()
+            conn.interrupt()
+
+        timer = threading.Timer(self.limits.timeout_s, interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            conn.execute(sql)
+            return self._fetch_capped(conn, started)
+        except self._duck.Error as exc:
+            elapsed = time.perf_counter() - started
+            if fired.is_set() or isinstance(exc, self._duck.InterruptException):
+                return QueryResult(error=timeout_message(self.limits), timeout=True, elapsed_s=elapsed)
+            return QueryResult(error=str(exc).splitlines()[0] or type(exc).__name__, elapsed_s=elapsed)
+        finally:
+            timer.cancel()
+
+    def close(self) -> None:
+        for cursor in self._closing_all():
+            with contextlib.suppress(Exception):
+                cursor.close()
+        for instance in self._instances.values():
+            with contextlib.suppress(Exception):
+                instance.close()
+        self._instances.clear()

@@ -1,0 +1,164 @@
+"""The ``vllm`` runner: vLLM's offline engine (``vllm.LLM``), every prompt in one call.
+
+Greedy (``-b 1``) goes through ``LLM.generate`` with ``SamplingParams(temperature=0)``;
+``-b N`` through ``LLM.beam_search`` with ``BeamSearchParams(beam_width=N)`` (vLLM dropped
+the old ``use_beam_search`` sampling flag). Prompts are tokenized here, with the model's
+chat template where it has one (runners/chat_prompt.py, as the hf runner), and handed to
+vLLM as token ids, so both runners see the same tokens. An adapter (``-a``) is served as a
+LoRA (``enable_lora=True`` and a ``LoRARequest``); multi-GPU and quantization flags are
+passed through to the engine.
+
+vllm is imported when the runner starts (``pip install '.[vllm]'``; it needs a CUDA
+build): this module stays importable without it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
+from runners.chat_prompt import encode
+
+ADAPTER_NAME = "sqlharness-adapter"
+
+
+class VLLMRunner(Runner):
+    name = "vllm"
+
+    def __init__(self, config: RunnerConfig) -> None:
+        super().__init__(config)
+        if not config.model:
+            raise RunnerError("the vllm runner needs -m MODEL (a Hugging Face model name or a local path)")
+        self.vllm = _require()
+        try:
+            self.llm = self.vllm.LLM(**engine_kwargs(config))
+        except (OSError, ValueError) as exc:
+            raise RunnerError(f"vllm cannot load {config.model!r}: {_first_line(exc)}") from None
+        self.tokenizer = self.llm.get_tokenizer()
+        self.lora = lora_request(config.adapter)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "runner": self.name,
+            "model": self.config.model,
+            "adapter": self.config.adapter,
+            "dtype": self.config.dtype or "auto",
+            "quantization": self.config.option("quantization"),
+        }
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        prompts = [encode(self.tokenizer, r) for r in requests]
+        if not prompts:
+            return
+        started = time.perf_counter()
+        if self.config.num_beams > 1:
+            beams = self._beam_search(prompts)
+        else:
+            beams = self._greedy(prompts)
+        latency = (time.perf_counter() - started) / len(prompts)
+        for index, (prompt, candidates) in enumerate(zip(prompts, beams)):
+            texts = tuple(self.tokenizer.decode(tokens, skip_special_tokens=True) for tokens in candidates)
+            yield (
+                index,
+                Generation(
+                    text=texts[0] if texts else "",
+                    latency_s=latency,
+                    prompt_tokens=len(prompt),
+                    completion_tokens=len(candidates[0]) if candidates else 0,
+                    beams=texts,
+                ),
+            )
+
+    def _greedy(self, prompts: list[list[int]]) -> list[list[list[int]]]:
+        """Per prompt, the generated token ids (one candidate)."""
+        params = sampling_params(self.config)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": p} for p in prompts], params, lora_request=self.lora, use_tqdm=False
+        )
+        return [[list(o.outputs[0].token_ids)] if o.outputs else [] for o in outputs]
+
+    def _beam_search(self, prompts: list[list[int]]) -> list[list[list[int]]]:
+        """Per prompt, each beam's generated token ids, best first (vLLM's order)."""
+        params = beam_search_params(self.config)
+        outputs = self.llm.beam_search(
+            [{"prompt_token_ids": p} for p in prompts], params, lora_request=self.lora
+        )
+        # A beam's tokens include the prompt's; its .text decodes both, so decode ourselves.
+        return [
+            [list(seq.tokens[len(prompt) :]) for seq in output.sequences]
+            for prompt, output in zip(prompts, outputs)
+        ]
+
+    def close(self) -> None:
+        self.llm = None
+
+
+def engine_kwargs(config: RunnerConfig) -> dict[str, Any]:
+    """``vllm.LLM(**kwargs)`` for the runner's options."""
+    kwargs: dict[str, Any] = {
+        "model": config.model,
+        "dtype": config.dtype or "auto",
+        "tensor_parallel_size": config.option("tensor_parallel_size", 1),
+        "pipeline_parallel_size": config.option("pipeline_parallel_size", 1),
+        "gpu_memory_utilization": config.option("gpu_memory_utilization", 0.9),
+        "seed": 0,
+    }
+    for key in ("distributed_executor_backend", "quantization"):
+        if config.option(key) is not None:
+            kwargs[key] = config.option(key)
+    if config.adapter:
+        kwargs["enable_lora"] = True
+        rank = adapter_rank(config.adapter)
+        if rank is not None:
+            kwargs["max_lora_rank"] = rank
+    return kwargs
+
+
+def sampling_params(config: RunnerConfig) -> Any:
+    from vllm import SamplingParams
+
+    return SamplingParams(temperature=0.0, max_tokens=config.max_new_tokens)
+
+
+def beam_search_params(config: RunnerConfig) -> Any:
+    from vllm.sampling_params import BeamSearchParams
+
+    return BeamSearchParams(beam_width=config.num_beams, max_tokens=config.max_new_tokens)
+
+
+def lora_request(adapter: str | None) -> Any:
+    if not adapter:
+        return None
+    from vllm.lora.request import LoRARequest
+
+    return LoRARequest(ADAPTER_NAME, 1, adapter)
+
+
+def adapter_rank(adapter: str) -> int | None:
+    """The LoRA rank from a local adapter's config (vLLM refuses ranks above max_lora_rank,
+    16 by default); None where it cannot be read (a hub name)."""
+    try:
+        rank = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r")
+    except (OSError, ValueError):
+        return None
+    return rank if isinstance(rank, int) else None
+
+
+def _require() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise RunnerError(
+            f"the vllm runner needs vllm ({exc.name or exc} is missing; it needs a CUDA machine): "
+            "pip install '.[vllm]'"
+        ) from None
+    return vllm
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
