@@ -81,11 +81,52 @@ def test_chat_template_in_the_file_selects_chat_style(chat_gguf):
     batch = [request(0)]
     with LlamaCppRunner(config(chat_gguf)) as runner:
         assert runner.describe()["style"] == "chat"
-        bare = len(runner.llm.tokenize(batch[0].prompt.encode()))
+        text, tokens = runner.render(batch[0])
         [(_, generation)] = runner.generate(batch)
+    assert text == f"<|user|>\n{batch[0].prompt}\n<|assistant|>\n"  # the template's turns
     assert generation.error is None
-    # the template's turn markers are part of what the model saw
-    assert generation.prompt_tokens is not None and generation.prompt_tokens > bare
+    assert generation.prompt_tokens == len(tokens)
+
+
+def test_a_prefill_is_continued_not_closed(chat_gguf, base_gguf):
+    prefill = GenerationRequest(
+        key="p",
+        prompt="Which products are the most expensive?\n```sql\nSELECT",
+        messages=(
+            {"role": "user", "content": "Which products are the most expensive?"},
+            {"role": "assistant", "content": "```sql\nSELECT"},
+        ),
+    )
+    with LlamaCppRunner(config(chat_gguf)) as runner:
+        text, _ = runner.render(prefill)
+        [(_, generation)] = runner.generate([prefill])
+    assert text.endswith("<|assistant|>\n```sql\nSELECT")  # no end of turn after it
+    assert stop_sequences(text) == ["```"]
+    assert generation.error is None
+    with LlamaCppRunner(config(base_gguf)) as runner:  # no template: the plain prompt
+        assert runner.render(prefill)[0] == prefill.prompt
+
+
+def test_a_system_message_is_folded_into_a_template_that_refuses_it(tmp_path):
+    strict = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
+    path = write_tiny_gguf(tmp_path / "strict.gguf", chat_template=strict + CHAT_TEMPLATE)
+    system = GenerationRequest(
+        key="s",
+        prompt="p",
+        messages=({"role": "system", "content": "SQL only."}, {"role": "user", "content": "Count orders."}),
+    )
+    with LlamaCppRunner(config(path)) as runner:
+        text, _ = runner.render(system)
+        [(_, generation)] = runner.generate([system])
+    assert text == "<|user|>\nSQL only.\n\nCount orders.\n<|assistant|>\n"
+    assert generation.error is None
+
+
+def test_a_template_that_always_refuses_is_an_item_error(tmp_path):
+    path = write_tiny_gguf(tmp_path / "refusing.gguf", chat_template="{{ raise_exception('not today') }}")
+    with LlamaCppRunner(config(path)) as runner:
+        [(_, generation)] = runner.generate([request(0)])
+    assert generation.error is not None and "not today" in generation.error
 
 
 def test_prompt_over_the_context_window_is_an_item_error(base_gguf):
@@ -127,6 +168,8 @@ def test_no_model_is_a_runner_error():
         ("Schema:\n```sql\nCREATE TABLE t (a int);\n```\nAnswer:", []),
         ("Schema:\n```\nt(a)\n```\nAnswer:\n```sql\n", ["```"]),
         ("SELECT", []),
+        ("Reply inside a ```sql code block.\nQuestion: q", []),
+        ("<|assistant|>\n```sql\nSELECT", ["```"]),
     ],
 )
 def test_stop_at_the_closing_fence_only_when_one_is_open(prompt, stops):
@@ -142,20 +185,3 @@ def test_cli_missing_model_file_is_one_line_and_exit_2(cache_dir, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: model file not found: {tmp_path / 'absent.gguf'}"]
-
-
-def test_a_chat_template_that_refuses_is_an_item_error(tmp_path):
-    strict = (
-        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
-        + CHAT_TEMPLATE
-    )
-    path = write_tiny_gguf(tmp_path / "strict.gguf", chat_template=strict)
-    system = GenerationRequest(
-        key="s",
-        prompt="p",
-        messages=({"role": "system", "content": "SQL only"}, {"role": "user", "content": "q"}),
-    )
-    with LlamaCppRunner(config(path)) as runner:
-        results = dict(runner.generate([system, request(1)]))
-    assert results[0].error is not None and "no system role" in results[0].error
-    assert results[1].error is None
