@@ -333,9 +333,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _option(config: RunnerConfig, key: str, default: Any, kind: type) -> Any:
-    value = config.extra.get(key, default)
-    if value is None:
-        return default
+    value = config.option(key, default)
     try:
         return kind(value)
     except (TypeError, ValueError):
