@@ -18,12 +18,20 @@ import pytest
 pytest.importorskip("openai", reason="needs the openai extra: pip install '.[openai]'")
 pytest.importorskip("llama_cpp.server", reason="needs the llama-cpp extra: pip install '.[llama-cpp]'")
 
-from tiny_llama import CHAT_TEMPLATE, Fault, FaultProxy, LlamaServer, free_port, write_tiny_gguf
-
-from conftest import ROOT
+from conftest import ROOT, SAMPLE, run_cli, sample_args
 from runners import load_runner
 from runners.base import Generation, GenerationRequest, RunnerConfig, RunnerError
 from runners.openai_api import APIRunner, OpenAIRunner, RetryPolicy, _retry_after
+from tiny_llama import (
+    CHAT_TEMPLATE,
+    UTF8_OVERRUN,
+    Fault,
+    FaultProxy,
+    LlamaServer,
+    cli_rows,
+    free_port,
+    write_tiny_gguf,
+)
 
 MAX_NEW = 8
 
@@ -31,7 +39,7 @@ MAX_NEW = 8
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LlamaServer]:
     model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf", chat_template=CHAT_TEMPLATE)
-    srv = LlamaServer(model, n_ctx=512)
+    srv = LlamaServer(model, n_ctx=2048)  # the sample's prompts are ~700 tokens
     try:
         yield srv.wait_ready()
     finally:
@@ -79,7 +87,7 @@ def assert_answered(generation: Generation, *, max_tokens: int | None = MAX_NEW)
     assert generation.prompt_tokens is not None and generation.prompt_tokens > 5
     assert generation.completion_tokens is not None and generation.completion_tokens >= 1
     if max_tokens is not None:
-        assert generation.completion_tokens <= max_tokens
+        assert generation.completion_tokens <= max_tokens + UTF8_OVERRUN
 
 
 # -- end to end ------------------------------------------------------------------------
@@ -100,15 +108,14 @@ def test_api_runner_end_to_end_finds_the_served_model(server):
 def test_openai_runner_with_api_url(proxy_to, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     proxy = proxy_to()
-    results = run(load_runner("openai"), api_config(proxy.url), requests(2))
-    for generation in results.values():
-        # llama-cpp-python's server reads only max_tokens: no length bound to check here
-        assert_answered(generation, max_tokens=None)
-    sent = proxy.bodies[0]
+    # One request: llama-cpp-python's server reads only max_tokens, so this one runs to
+    # the end of the context window.
+    results = run(load_runner("openai"), api_config(proxy.url), requests(1))
+    assert_answered(results[0], max_tokens=None)
+    [sent] = proxy.bodies
     assert sent["max_completion_tokens"] == MAX_NEW and "max_tokens" not in sent
     assert sent["temperature"] == 0 and sent["model"] == "tiny"
-    sent_messages = sorted(body["messages"][0]["content"] for body in proxy.bodies)
-    assert sent_messages == [r.prompt for r in requests(2)]
+    assert sent["messages"] == [{"role": "user", "content": requests(1)[0].prompt}]
 
 
 def test_api_runner_sends_max_tokens(proxy_to):
@@ -297,3 +304,48 @@ def test_missing_extra_names_it(monkeypatch, runner, module, extra):
     monkeypatch.delitem(sys.modules, "runners.llama_cpp", raising=False)
     with pytest.raises(RunnerError, match=re.escape(f"pip install '.[{extra}]'")):
         load_runner(runner)
+
+
+# -- through the command line ----------------------------------------------------------
+
+
+def test_cli_api_runner_end_to_end(server, cache_dir, tmp_path):
+    out = tmp_path / "api.csv"
+    args = [
+        "-r",
+        "api",
+        "--api-url",
+        server.url,
+        "-m",
+        "tiny",
+        "--max-new-tokens",
+        "24",
+        "--api-concurrency",
+        "3",
+    ]
+    proc = run_cli(*args, *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv"):
+        assert not row["error_msg"].startswith("generation failed"), row["error_msg"]
+        assert row["correct"] == "0"  # random weights write junk: wrong, not a crash
+        assert int(row["prompt_tokens"]) > 100
+        assert int(row["completion_tokens"]) >= 1
+        assert float(row["latency_seconds"]) > 0
+
+
+def test_cli_openai_runner_reads_the_base_url_from_the_environment(server, cache_dir, tmp_path):
+    out = tmp_path / "openai.csv"
+    env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
+    proc = run_cli("-r", "openai", "-m", "tiny", "-n", "1", *sample_args(cache_dir, out), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv", limit=1):
+        assert not row["error_msg"].startswith("generation failed"), row["error_msg"]
+        assert int(row["completion_tokens"]) >= 1 and float(row["latency_seconds"]) > 0
+
+
+def test_cli_api_runner_without_url_is_one_line_and_exit_2(cache_dir, tmp_path):
+    env = {"OPENAI_BASE_URL": ""}
+    proc = run_cli("-r", "api", "-m", "tiny", *sample_args(cache_dir, tmp_path / "r.csv"), env=env)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: runner 'api' needs the server's address: --api-url")

@@ -9,12 +9,12 @@ import pytest
 pytest.importorskip("llama_cpp", reason="needs the llama-cpp extra: pip install '.[llama-cpp]'")
 
 import llama_cpp
-from tiny_llama import CHAT_TEMPLATE, SQL_TEXTS, write_tiny_gguf
 
-from conftest import run_cli, sample_args
+from conftest import SAMPLE, run_cli, sample_args
 from runners import load_runner
 from runners.base import GenerationRequest, RunnerConfig, RunnerError
 from runners.llama_cpp import LlamaCppRunner, stop_sequences
+from tiny_llama import CHAT_TEMPLATE, SQL_TEXTS, UTF8_OVERRUN, cli_rows, write_tiny_gguf
 
 MAX_NEW = 8
 N_CTX = 256
@@ -63,7 +63,7 @@ def test_completion_style_generates_every_item(base_gguf):
     for _, generation in results:
         assert generation.error is None
         assert generation.latency_s > 0
-        assert 1 <= (generation.completion_tokens or 0) <= MAX_NEW
+        assert 1 <= (generation.completion_tokens or 0) <= MAX_NEW + UTF8_OVERRUN
         assert isinstance(generation.text, str)
     assert results[0][1].prompt_tokens == prompt_length
 
@@ -185,3 +185,25 @@ def test_cli_missing_model_file_is_one_line_and_exit_2(cache_dir, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: model file not found: {tmp_path / 'absent.gguf'}"]
+
+
+def test_cli_end_to_end(cache_dir, base_gguf, tmp_path):
+    out = tmp_path / "llama.csv"
+    args = ["-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "2048", "--max-new-tokens", "24"]
+    proc = run_cli(*args, *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv"):
+        assert not row["error_msg"].startswith("generation failed"), row["error_msg"]
+        assert row["correct"] == "0"  # random weights write junk: wrong, not a crash
+        assert int(row["prompt_tokens"]) > 100  # the schema is in the prompt
+        assert 1 <= int(row["completion_tokens"]) <= 24 + UTF8_OVERRUN
+        assert float(row["latency_seconds"]) > 0
+
+
+def test_cli_prompts_over_the_context_are_recorded_not_fatal(cache_dir, base_gguf, tmp_path):
+    out = tmp_path / "small.csv"
+    proc = run_cli("-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "512", *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv"):
+        assert row["correct"] == "0"
+        assert "exceed context window of 512" in row["error_msg"]

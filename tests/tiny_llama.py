@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import csv
 import http.client
 import json
 import socket
@@ -40,6 +41,10 @@ SQL_TEXTS = (
     "Question: Which products are the most expensive?",
     "Answer with one PostgreSQL query.",
 )
+
+# llama-cpp-python finishes a UTF-8 character begun at the token limit, so a model that
+# emits raw byte tokens (random weights do) may go up to 3 tokens past max_tokens.
+UTF8_OVERRUN = 3
 
 SPACE = "\u2581"  # SentencePiece's visible space
 CHAT_TEMPLATE = (
@@ -313,3 +318,14 @@ def _handler_for(proxy: FaultProxy) -> Callable[..., BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def cli_rows(output: Path, questions: Path, limit: int | None = None) -> list[dict[str, str]]:
+    """The results CSV of a CLI run, checked to hold one row per question (the first
+    ``limit``), in order."""
+    with output.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with questions.open(newline="") as f:
+        asked = [row["question"] for row in csv.DictReader(f)]
+    assert [row["question"] for row in rows] == asked[:limit]
+    return rows
