@@ -2,7 +2,8 @@
 
 ``-m`` is the path of a ``.gguf`` file.  Options from ``config.extra``: ``n_ctx`` (context
 window, default 4096), ``n_gpu_layers`` (default -1: every layer a GPU build can take; a
-CPU-only build ignores it), ``seed`` (default 0).
+CPU-only build ignores it), ``temperature`` (default 0: greedy), ``seed`` (default 0, for
+sampling at a temperature above 0).
 
 The prompt is built as for ``hf`` and ``vllm`` (:mod:`runners.chat_prompt`, one place):
 a GGUF that carries a chat template (``tokenizer.chat_template``, as instruction-tuned
@@ -10,7 +11,7 @@ conversions do) gets the request's chat ``messages`` in that template, continuin
 ``assistant`` message (the prompt's prefill, e.g. an opened ```` ```sql ```` block) rather
 than closing it; a GGUF without one (a base model) gets the plain ``prompt``.  The
 template is rendered by llama-cpp-python's own Jinja formatter, as its server does.
-Decoding is greedy (temperature 0, no repetition penalty), at most
+Decoding is greedy unless a temperature is set (and never penalizes repetition), at most
 ``config.max_new_tokens`` tokens, ending at the model's end-of-turn token or, when the
 prompt left a ```` ``` ```` fence open, at the closing fence; the pipeline extracts the SQL
 from the raw text.
@@ -47,6 +48,7 @@ class LlamaCppRunner(Runner):
         super().__init__(config)
         self.path = gguf_path(config.model)
         self.n_ctx = _int_option(config, "n_ctx", DEFAULT_N_CTX)
+        self.temperature = float(config.option("temperature", 0.0))
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(self.path),
@@ -70,6 +72,7 @@ class LlamaCppRunner(Runner):
             "model": str(self.path),
             "n_ctx": self.n_ctx,
             "style": "chat" if self.uses_chat else "completion",
+            "temperature": self.temperature,
             "max_new_tokens": self.config.max_new_tokens,
         }
 
@@ -91,7 +94,7 @@ class LlamaCppRunner(Runner):
             reply: Any = self.llm.create_completion(
                 tokens,
                 max_tokens=self.config.max_new_tokens,
-                temperature=0.0,
+                temperature=self.temperature,
                 repeat_penalty=1.0,
                 stop=stop_sequences(text),
             )

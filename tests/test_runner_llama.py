@@ -176,6 +176,16 @@ def test_stop_at_the_closing_fence_only_when_one_is_open(prompt, stops):
     assert stop_sequences(prompt) == stops
 
 
+def test_a_temperature_samples_by_seed(base_gguf):
+    def text(seed: int) -> str:
+        with LlamaCppRunner(config(base_gguf, temperature=1.5, seed=seed)) as runner:
+            [(_, generation)] = runner.generate([request(0)])
+        return generation.text
+
+    assert text(1) == text(1)  # the seed makes sampling repeatable
+    assert text(1) != text(2)
+
+
 # -- through the command line ----------------------------------------------------------
 
 
