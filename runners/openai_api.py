@@ -148,10 +148,11 @@ class ChatAPIRunner(Runner):
             stop.set()  # queued requests are never sent; workers waiting to retry give up
 
     def describe(self) -> Mapping[str, object]:
+        # No URL: it says where the model is served, not what answers (a server restarted
+        # on another port must not throw away the generations journal).
         return {
             "runner": self.name,
             "model": self.model,
-            "api_url": str(self.client.base_url),
             "temperature": self.temperature,
             "max_new_tokens": self.config.max_new_tokens,
         }
