@@ -1,0 +1,351 @@
+"""The ``api`` and ``openai`` runners against a real server: llama-cpp-python's own
+OpenAI-compatible server on a tiny GGUF written here, with a local proxy in front of it
+to inject failures and count requests in flight.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+pytest.importorskip("openai", reason="needs the openai extra: pip install '.[openai]'")
+pytest.importorskip("llama_cpp.server", reason="needs the llama-cpp extra: pip install '.[llama-cpp]'")
+
+from conftest import ROOT, SAMPLE, run_cli, sample_args
+from runners import load_runner
+from runners.base import Generation, GenerationRequest, RunnerConfig, RunnerError
+from runners.openai_api import APIRunner, OpenAIRunner, RetryPolicy, _retry_after
+from tiny_llama import (
+    CHAT_TEMPLATE,
+    UTF8_OVERRUN,
+    Fault,
+    FaultProxy,
+    LlamaServer,
+    cli_rows,
+    free_port,
+    write_tiny_gguf,
+)
+
+MAX_NEW = 8
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LlamaServer]:
+    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf", chat_template=CHAT_TEMPLATE)
+    srv = LlamaServer(model, n_ctx=2048)  # the sample's prompts are ~700 tokens
+    try:
+        yield srv.wait_ready()
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def proxy_to(server) -> Iterator:
+    """Make proxies in front of the server; all are stopped at teardown."""
+    made: list[FaultProxy] = []
+
+    def make(**options) -> FaultProxy:
+        made.append(FaultProxy(server.url, **options))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.stop()
+
+
+def requests(n: int, marker: str = "") -> list[GenerationRequest]:
+    out = []
+    for i in range(n):
+        text = f"Question {i}: which products cost more than 10? {marker if i == 1 else ''}"
+        out.append(GenerationRequest(key=str(i), prompt=text, messages=({"role": "user", "content": text},)))
+    return out
+
+
+def api_config(url: str, **extra) -> RunnerConfig:
+    options = {"retry_base_s": 0.01, **extra}
+    parallel = options.pop("parallel", 2)
+    return RunnerConfig(model="tiny", api_url=url, parallel=parallel, max_new_tokens=MAX_NEW, extra=options)
+
+
+def run(runner_cls, config: RunnerConfig, batch: list[GenerationRequest]) -> dict[int, Generation]:
+    with runner_cls(config) as runner:
+        pairs = list(runner.generate(batch))
+    assert sorted(i for i, _ in pairs) == list(range(len(batch)))  # every index exactly once
+    return dict(pairs)
+
+
+def assert_answered(generation: Generation, *, max_tokens: int | None = MAX_NEW) -> None:
+    assert generation.error is None
+    assert generation.latency_s > 0
+    assert generation.prompt_tokens is not None and generation.prompt_tokens > 5
+    assert generation.completion_tokens is not None and generation.completion_tokens >= 1
+    if max_tokens is not None:
+        assert generation.completion_tokens <= max_tokens + UTF8_OVERRUN
+
+
+# -- end to end ------------------------------------------------------------------------
+
+
+def test_api_runner_end_to_end_finds_the_served_model(server):
+    config = RunnerConfig(api_url=server.url, parallel=2, max_new_tokens=MAX_NEW)
+    runner_cls = load_runner("api")
+    assert runner_cls is APIRunner
+    with runner_cls(config) as runner:
+        assert runner.describe()["model"] == server.served_models()[0]  # no -m: the one served
+        results = dict(runner.generate(requests(3)))
+    assert sorted(results) == [0, 1, 2]
+    for generation in results.values():
+        assert_answered(generation)
+
+
+def test_openai_runner_with_api_url(proxy_to, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    proxy = proxy_to()
+    # One request: llama-cpp-python's server reads only max_tokens, so this one runs to
+    # the end of the context window.
+    results = run(load_runner("openai"), api_config(proxy.url), requests(1))
+    assert_answered(results[0], max_tokens=None)
+    [sent] = proxy.bodies
+    assert sent["max_completion_tokens"] == MAX_NEW and "max_tokens" not in sent
+    assert sent["temperature"] == 0 and sent["model"] == "tiny"
+    assert sent["messages"] == [{"role": "user", "content": requests(1)[0].prompt}]
+
+
+def test_api_runner_sends_max_tokens(proxy_to):
+    proxy = proxy_to()
+    run(APIRunner, api_config(proxy.url, temperature=0.5), requests(1))
+    [sent] = proxy.bodies
+    assert sent["max_tokens"] == MAX_NEW and "max_completion_tokens" not in sent
+    assert sent["temperature"] == 0.5
+
+
+def test_greedy_answers_are_repeatable(server):
+    batch = requests(2)
+    first = run(APIRunner, api_config(server.url), batch)
+    second = run(APIRunner, api_config(server.url, parallel=1), batch)
+    assert [first[i].text for i in range(2)] == [second[i].text for i in range(2)]
+
+
+# -- failures --------------------------------------------------------------------------
+
+
+def test_retries_after_429_with_retry_after_and_503(proxy_to):
+    proxy = proxy_to(faults=[Fault(429, {"Retry-After": "1"}), Fault(503), Fault(503)])
+    start = time.monotonic()
+    with APIRunner(api_config(proxy.url, parallel=1)) as runner:
+        [(index, generation)] = list(runner.generate(requests(1)))
+        assert runner.stats.retries == 3
+    assert time.monotonic() - start >= 1.0  # the server's Retry-After was honoured
+    assert index == 0
+    assert_answered(generation)
+    assert proxy.posts == 4
+
+
+def test_retries_give_up_after_max_retries(proxy_to):
+    proxy = proxy_to(faults=[Fault(503)] * 3)
+    results = run(APIRunner, api_config(proxy.url, parallel=1, max_retries=1), requests(1))
+    assert results[0].text == ""
+    assert results[0].error is not None and "HTTP 503" in results[0].error
+    assert "after 2 attempts" in results[0].error
+    assert proxy.posts == 2
+
+
+def test_bad_request_is_an_item_error_and_not_retried(proxy_to):
+    proxy = proxy_to(bad_marker="POISON")
+    with APIRunner(api_config(proxy.url)) as runner:
+        results = dict(runner.generate(requests(3, marker="POISON")))
+        assert runner.stats.retries == 0
+    assert results[1].error is not None and results[1].error.startswith("HTTP 400")
+    assert_answered(results[0])
+    assert_answered(results[2])
+    assert proxy.posts == 3
+
+
+def test_timeout_is_retried_then_reported(proxy_to):
+    proxy = proxy_to(delay_s=1.0)
+    config = api_config(proxy.url, parallel=1, max_retries=1, request_timeout=0.3)
+    results = run(APIRunner, config, requests(1))
+    assert results[0].error is not None and "Timeout" in results[0].error
+    assert proxy.posts == 2
+
+
+def test_unreachable_server_is_an_item_error_after_retries():
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    results = run(APIRunner, api_config(url, max_retries=2), requests(2))
+    for generation in results.values():
+        assert generation.error is not None and "APIConnectionError" in generation.error
+        assert "after 3 attempts" in generation.error
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_concurrency_is_bounded_by_parallel(proxy_to, parallel):
+    proxy = proxy_to(delay_s=0.3)  # hold each request so that overlapping ones show
+    results = run(APIRunner, api_config(proxy.url, parallel=parallel), requests(6))
+    assert all(g.error is None for g in results.values())
+    assert proxy.max_in_flight == parallel  # reached, never passed
+
+
+def test_rejected_key_stops_the_run_before_sending_the_rest(proxy_to):
+    proxy = proxy_to(faults=[Fault(401)])
+    with (
+        APIRunner(api_config(proxy.url, parallel=1)) as runner,
+        pytest.raises(RunnerError, match="OPENAI_API_KEY"),
+    ):
+        list(runner.generate(requests(4)))
+    time.sleep(0.2)
+    assert proxy.posts == 1
+
+
+def test_unknown_model_before_any_answer_stops_the_run(proxy_to):
+    proxy = proxy_to(faults=[Fault(404)])
+    with APIRunner(api_config(proxy.url, parallel=1)) as runner, pytest.raises(RunnerError, match="no model"):
+        list(runner.generate(requests(2)))
+
+
+def test_stopping_early_sends_nothing_more(proxy_to):
+    proxy = proxy_to(delay_s=0.2)
+    with APIRunner(api_config(proxy.url, parallel=1)) as runner:
+        stream = runner.generate(requests(5))
+        next(stream)
+        stream.close()  # the caller stops reading (an interrupt, a crash downstream)
+        time.sleep(1.0)
+    assert proxy.posts <= 2  # the answered one, and at most one already in flight
+
+
+def test_interrupt_exits_without_waiting_for_requests_in_flight(proxy_to):
+    proxy = proxy_to(delay_s=60)
+    script = f"""
+import os, signal, threading
+from runners.openai_api import APIRunner
+from runners.base import GenerationRequest, RunnerConfig
+runner = APIRunner(RunnerConfig(model="m", api_url={proxy.url!r}, parallel=2))
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    list(runner.generate([GenerationRequest(key=str(i), prompt="q") for i in range(4)]))
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=50
+    )
+    assert "interrupted" in proc.stdout, proc.stderr
+    assert time.monotonic() - start < 30  # not the 60 s the proxy holds each request
+    assert proxy.max_in_flight == 2
+
+
+# -- options ---------------------------------------------------------------------------
+
+
+def test_api_runner_needs_an_url():
+    with pytest.raises(RunnerError, match="--api-url"):
+        APIRunner(RunnerConfig(model="tiny"))
+
+
+def test_openai_runner_needs_a_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(RunnerError, match="OPENAI_API_KEY"):
+        OpenAIRunner(RunnerConfig(model="gpt-test"))
+
+
+def test_openai_runner_needs_a_model(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with pytest.raises(RunnerError, match="-m MODEL"):
+        OpenAIRunner(RunnerConfig())
+
+
+def test_bad_option_is_a_runner_error():
+    with pytest.raises(RunnerError, match="max_retries"):
+        APIRunner(RunnerConfig(model="m", api_url="http://127.0.0.1:9/v1", extra={"max_retries": "many"}))
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_header(headers, expected):
+    assert _retry_after(headers) == expected
+
+
+def test_retry_after_as_http_date():
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    wait = _retry_after({"retry-after": when})
+    assert wait is not None and 28 <= wait <= 30
+
+
+def test_backoff_grows_with_jitter_and_is_capped():
+    policy = RetryPolicy(base_s=1.0, cap_s=8.0)
+    for retry, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)]:
+        waits = {policy.delay(retry, None) for _ in range(50)}
+        assert all(ceiling / 2 <= w <= ceiling for w in waits)
+        assert len(waits) > 1  # jittered, not lockstep
+    assert 3.0 <= policy.delay(0, 3.0) <= 3.3  # the server's Retry-After wins
+
+
+@pytest.mark.parametrize(
+    ("runner", "module", "extra"), [("api", "openai", "openai"), ("llama-cpp", "llama_cpp", "llama-cpp")]
+)
+def test_missing_extra_names_it(monkeypatch, runner, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "runners.openai_api", raising=False)
+    monkeypatch.delitem(sys.modules, "runners.llama_cpp", raising=False)
+    with pytest.raises(RunnerError, match=re.escape(f"pip install '.[{extra}]'")):
+        load_runner(runner)
+
+
+# -- through the command line ----------------------------------------------------------
+
+
+def test_cli_api_runner_end_to_end(server, cache_dir, tmp_path):
+    out = tmp_path / "api.csv"
+    args = [
+        "-r",
+        "api",
+        "--api-url",
+        server.url,
+        "-m",
+        "tiny",
+        "--max-new-tokens",
+        "24",
+        "--api-concurrency",
+        "3",
+    ]
+    proc = run_cli(*args, *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv"):
+        assert not row["error_msg"].startswith("generation failed"), row["error_msg"]
+        assert row["correct"] == "0"  # random weights write junk: wrong, not a crash
+        assert int(row["prompt_tokens"]) > 100
+        assert int(row["completion_tokens"]) >= 1
+        assert float(row["latency_seconds"]) > 0
+
+
+def test_cli_openai_runner_reads_the_base_url_from_the_environment(server, cache_dir, tmp_path):
+    out = tmp_path / "openai.csv"
+    env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
+    proc = run_cli("-r", "openai", "-m", "tiny", "-n", "1", *sample_args(cache_dir, out), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in cli_rows(out, SAMPLE / "questions.csv", limit=1):
+        assert not row["error_msg"].startswith("generation failed"), row["error_msg"]
+        assert int(row["completion_tokens"]) >= 1 and float(row["latency_seconds"]) > 0
+
+
+def test_cli_api_runner_without_url_is_one_line_and_exit_2(cache_dir, tmp_path):
+    env = {"OPENAI_BASE_URL": ""}
+    proc = run_cli("-r", "api", "-m", "tiny", *sample_args(cache_dir, tmp_path / "r.csv"), env=env)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: runner 'api' needs the server's address: --api-url")
