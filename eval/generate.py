@@ -75,10 +75,12 @@ def generate(
     """
     journal = None if runner.raw_sql else journal
     done = _load(journal)
+    # A journaled failure (retries ran out, out of memory) is tried again: only answers
+    # are worth keeping.
     generations: dict[int, Generation] = {
         i: generation_from_record(done[item.request.key])
         for i, item in enumerate(items)
-        if item.request.key in done
+        if item.request.key in done and not done[item.request.key].get("error")
     }
     todo = [i for i in range(len(items)) if i not in generations]
     with tqdm(

@@ -27,6 +27,7 @@ class CountingRunner(Runner):
     generated: list[str] = []
     prompts: list[str] = []
     interrupt_after: int | None = None
+    failing: set[str] = set()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for index, request in enumerate(requests):
@@ -34,6 +35,9 @@ class CountingRunner(Runner):
                 raise KeyboardInterrupt
             type(self).generated.append(request.key)
             type(self).prompts.append(request.prompt)
+            if request.key.split(":")[0] in self.failing:  # keys are "index:prompt digest"
+                yield index, Generation(text="", error="rate limited: retries exhausted")
+                continue
             yield index, Generation(text=f"Sure, here it is:\n```sql\n{request.gold_query};\n```\nIt counts.")
 
 
@@ -43,6 +47,7 @@ def counting(monkeypatch):
     monkeypatch.setattr(CountingRunner, "generated", [])
     monkeypatch.setattr(CountingRunner, "prompts", [])
     monkeypatch.setattr(CountingRunner, "interrupt_after", None)
+    monkeypatch.setattr(CountingRunner, "failing", set())
     return CountingRunner
 
 
@@ -125,3 +130,18 @@ def test_few_shot_examples_reach_the_prompt(counting, cache_dir, tmp_path, capsy
         == 2
     )
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_failed_generations_are_retried_on_rerun(counting, cache_dir, tmp_path):
+    out = tmp_path / "failing.csv"
+    counting.failing = {"0", "3"}
+    assert main(["-r", "counting", *sample_args(cache_dir, out)]) == 0
+    first = summary_of(out)
+    assert first["accuracy"] == pytest.approx((QUESTIONS - 2) / QUESTIONS)
+
+    counting.failing = set()
+    assert main(["-r", "counting", *sample_args(cache_dir, out)]) == 0
+    assert len(counting.generated) == QUESTIONS + 2  # only the two failures again
+    assert sorted(key.split(":")[0] for key in counting.generated[QUESTIONS:]) == ["0", "3"]
+    assert summary_of(out)["execution"]["resumed_generations"] == QUESTIONS - 2
+    assert summary_of(out)["accuracy"] == 1.0
