@@ -86,16 +86,19 @@ def copied_items(questions, copies: int):
     return items
 
 
-def big_compare() -> float:
+def big_compare() -> list[float]:
     rng = random.Random(1)
     rows = tuple(
         (i, f"name{i % 5000}", rng.random() * 1000, round(rng.random(), 4), i % 13) for i in range(1_000_000)
     )
     gold = QueryResult(columns=tuple("abcde"), rows=rows)
     pred = QueryResult(columns=tuple("vwxyz"), rows=rows[::-1])
-    started = time.perf_counter()
-    assert compare(gold, pred).correct
-    return time.perf_counter() - started
+    times = []
+    for _ in range(3):  # the first call also pays for fresh memory pages
+        started = time.perf_counter()
+        assert compare(gold, pred).correct
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def main() -> None:
@@ -153,7 +156,11 @@ def main() -> None:
                 )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
-    print(f"compare 1,000,000 x 5 (shuffled, renamed): {big_compare():.3f}s")
+    times = big_compare()
+    print(
+        f"compare 1,000,000 x 5 (shuffled, renamed), one core: first {times[0]:.3f}s, "
+        f"best of 3 {min(times):.3f}s"
+    )
 
 
 if __name__ == "__main__":
