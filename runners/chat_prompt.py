@@ -1,15 +1,20 @@
-"""Prompt text for local models that bring a tokenizer (hf, vllm).
+"""Prompt text for local models that bring a tokenizer (hf, vllm, llama-cpp).
 
 A tokenizer with a chat template gets the request's messages through that template (a
 last ``assistant`` message is a prefill the model continues); one without gets the
-completion prompt. Both runners tokenize here, so the same request gives the same tokens.
+completion prompt. The runners tokenize here, so the same request gives the same tokens,
+and decide here where the answer ends (:func:`stop_sequences`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from runners.base import GenerationRequest
+
+FENCE = "```"
+FENCE_LINE = re.compile(r"^ {0,3}```", re.MULTILINE)
 
 
 def uses_chat_template(tokenizer: Any) -> bool:
@@ -48,6 +53,20 @@ def _apply(tokenizer: Any, messages: list[dict[str, str]]) -> str:
 
 
 def encode(tokenizer: Any, request: GenerationRequest) -> list[int]:
-    text, add_special = prompt_text(tokenizer, request)
+    return tokenize(tokenizer, *prompt_text(tokenizer, request))
+
+
+def tokenize(tokenizer: Any, text: str, add_special: bool) -> list[int]:
     ids: list[int] = tokenizer(text, add_special_tokens=add_special)["input_ids"]
     return ids
+
+
+def stop_sequences(prompt: str) -> list[str]:
+    """Stop at the closing fence when the prompt leaves a ``` fence open for the SQL
+    (the default template ends in ```` ```sql\nSELECT ````): what a model writes after
+    it is chatter that only costs time.
+
+    Only fences that begin a line count (as in Markdown): a ```sql mentioned inside a
+    sentence ("reply in a ```sql block") opens nothing.
+    """
+    return [FENCE] if len(FENCE_LINE.findall(prompt)) % 2 == 1 else []

@@ -3,7 +3,10 @@
 Prompts are tokenized once, sorted by length (longest first, so an out-of-memory error
 shows up in the first batch rather than after an hour) and generated in batches of
 ``--batch-size`` with left padding, greedy (``-b 1``) or with beam search, stopping at
-EOS. Every beam's text is kept, best first; the best is the prediction. A batch that
+EOS or, when the prompt left a ```` ``` ```` fence open (the default template ends in
+```` ```sql\nSELECT ````), at the closing fence: each sequence (each beam) stops on its own,
+through transformers' stop strings, and prompts are batched only with prompts that stop
+alike. Every beam's text is kept, best first; the best is the prediction. A batch that
 runs out of memory is split in two and retried; a single prompt that still does not fit
 becomes that item's error. Latency is the batch's time shared equally by its items.
 
@@ -18,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
-from runners.chat_prompt import encode, uses_chat_template
+from runners.chat_prompt import prompt_text, stop_sequences, tokenize, uses_chat_template
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -54,16 +57,21 @@ class HFRunner(Runner):
         }
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        prompts = [encode(self.tokenizer, r) for r in requests]
-        for batch in plan_batches([len(p) for p in prompts], self.config.batch_size):
-            yield from self._generate_fitting(batch, prompts)
+        rendered = [prompt_text(self.tokenizer, r) for r in requests]
+        prompts = [tokenize(self.tokenizer, text, add_special) for text, add_special in rendered]
+        stops = [tuple(stop_sequences(text)) for text, _ in rendered]
+        # One generate() call has one set of stop strings: batch prompts that stop alike.
+        for stop in sorted(set(stops)):
+            members = [i for i, s in enumerate(stops) if s == stop]
+            for batch in plan_batches([len(prompts[i]) for i in members], self.config.batch_size):
+                yield from self._generate_fitting([members[j] for j in batch], prompts, stop)
 
     def _generate_fitting(
-        self, batch: list[int], prompts: list[list[int]]
+        self, batch: list[int], prompts: list[list[int]], stop: tuple[str, ...] = ()
     ) -> Iterator[tuple[int, Generation]]:
         """Generate ``batch``, halving it while it runs out of memory."""
         try:
-            results = self._generate_batch([prompts[i] for i in batch])
+            results = self._generate_batch([prompts[i] for i in batch], stop)
         except Exception as exc:
             if not is_out_of_memory(exc, self.torch):
                 raise
@@ -75,12 +83,12 @@ class HFRunner(Runner):
                 )
                 return
             half = len(batch) // 2
-            yield from self._generate_fitting(batch[:half], prompts)
-            yield from self._generate_fitting(batch[half:], prompts)
+            yield from self._generate_fitting(batch[:half], prompts, stop)
+            yield from self._generate_fitting(batch[half:], prompts, stop)
             return
         yield from zip(batch, results)
 
-    def _generate_batch(self, prompts: list[list[int]]) -> list[Generation]:
+    def _generate_batch(self, prompts: list[list[int]], stop: tuple[str, ...] = ()) -> list[Generation]:
         torch = self.torch
         pad_id = self.tokenizer.pad_token_id
         input_ids, attention_mask = left_pad(prompts, pad_id)
@@ -90,7 +98,8 @@ class HFRunner(Runner):
             output = self.model.generate(
                 input_ids=torch.tensor(input_ids, device=self.device),
                 attention_mask=torch.tensor(attention_mask, device=self.device),
-                generation_config=self._generation_config(),
+                generation_config=self._generation_config(stop),
+                tokenizer=self.tokenizer,  # stop strings are matched on its vocabulary
             )
         elapsed = (time.perf_counter() - started) / len(prompts)
         new_tokens = output[:, len(input_ids[0]) :].tolist()
@@ -110,8 +119,9 @@ class HFRunner(Runner):
             )
         return results
 
-    def _generation_config(self) -> Any:
-        """Greedy or beam search, from the model's own config minus its sampling settings."""
+    def _generation_config(self, stop: tuple[str, ...] = ()) -> Any:
+        """Greedy or beam search, from the model's own config minus its sampling settings,
+        ending at EOS or at one of ``stop`` (a sequence that stops is padded after it)."""
         config = self.model.generation_config.__class__.from_dict(self.model.generation_config.to_dict())
         beams = self.config.num_beams
         config.do_sample = False
@@ -121,6 +131,7 @@ class HFRunner(Runner):
         config.early_stopping = beams > 1
         config.max_new_tokens = self.config.max_new_tokens
         config.max_length = None
+        config.stop_strings = list(stop) or None
         config.pad_token_id = self.tokenizer.pad_token_id
         if config.eos_token_id is None:
             config.eos_token_id = self.tokenizer.eos_token_id

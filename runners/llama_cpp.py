@@ -22,7 +22,6 @@ yielded when done.  A prompt longer than the context window is that item's error
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -33,11 +32,9 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
-from runners.chat_prompt import prompt_text
+from runners.chat_prompt import prompt_text, stop_sequences
 
 GGUF_MAGIC = b"GGUF"
-FENCE = "```"
-FENCE_LINE = re.compile(r"^ {0,3}```", re.MULTILINE)
 DEFAULT_N_CTX = 4096
 
 
@@ -163,15 +160,6 @@ def gguf_path(model: str) -> Path:
             "(convert others with llama.cpp's convert_hf_to_gguf.py)"
         )
     return path
-
-
-def stop_sequences(prompt: str) -> list[str]:
-    """Stop at the closing fence when the prompt leaves a ``` fence open for the SQL.
-
-    Only fences that begin a line count (as in Markdown): a ```sql mentioned inside a
-    sentence ("reply in a ```sql block") opens nothing.
-    """
-    return [FENCE] if len(FENCE_LINE.findall(prompt)) % 2 == 1 else []
 
 
 def _int_option(config: RunnerConfig, key: str, default: int) -> int:

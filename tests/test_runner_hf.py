@@ -26,7 +26,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 from runners.hf import HFRunner, choose_device, choose_dtype, left_pad, plan_batches  # noqa: E402
-from tiny_hf import build_tiny_llama  # noqa: E402
+from tiny_hf import build_fence_writer, build_tiny_llama, build_tokenizer  # noqa: E402
 
 QUESTIONS = 12  # rows of tests/fixtures/sample/questions.csv
 
@@ -201,11 +201,11 @@ class SmallMemoryRunner(HFRunner):
     fits = 1
     calls: list[int]
 
-    def _generate_batch(self, prompts):
+    def _generate_batch(self, prompts, stop=()):
         self.calls.append(len(prompts))
         if len(prompts) > self.fits:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return super()._generate_batch(prompts)
+        return super()._generate_batch(prompts, stop)
 
 
 def test_out_of_memory_splits_the_batch_then_reports_per_item(tiny_model):
@@ -298,3 +298,58 @@ def test_peft_adapter_is_applied(tiny_model, tmp_path):
         assert not torch.allclose(plain.model(ids).logits, adapted.model(ids).logits)
     results = dict(adapted.generate(requests_of(PROMPTS[:2])))
     assert sorted(results) == [0, 1] and all(g.error is None for g in results.values())
+
+
+# --------------------------------------------------------------------------- stopping at the fence
+
+
+@pytest.fixture(scope="session")
+def fence_writer(tmp_path_factory) -> Path:
+    return build_fence_writer(tmp_path_factory.mktemp("fence-writer"))
+
+
+def test_the_fence_stop_string_matches_per_sequence_on_a_real_tokenizer():
+    from transformers import StopStringCriteria
+
+    tokenizer = build_tokenizer()
+    criterion = StopStringCriteria(tokenizer=tokenizer, stop_strings=["```"])
+    ids = tokenizer.convert_tokens_to_ids
+    newline, select, one = ids(["Ċ", "SELECT", "Ġ1"])
+    rows = {
+        "fence token last": [select, one, newline, ids("```")],
+        "fence written as `` then `": [select, one, newline, ids("``"), ids("`")],
+        "fence then more": [select, one, newline, ids("```"), newline],
+        "no fence": [select, one, newline, select],
+        "fence inside a token": [select, one, ids("`"), ids("``")],
+    }
+    width = max(len(r) for r in rows.values())
+    batch = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows.values()])
+    stopped = criterion(batch, torch.zeros(len(rows), len(tokenizer))).tolist()
+    assert dict(zip(rows, stopped)) == {
+        "fence token last": True,
+        "fence written as `` then `": True,
+        "fence then more": False,
+        "no fence": False,
+        "fence inside a token": True,
+    }
+
+
+def fence_requests() -> list[GenerationRequest]:
+    """An open ```sql fence (as the default template leaves it), and none."""
+    return [
+        GenerationRequest(key="open", prompt="How many customers?\n```sql\nSELECT"),
+        GenerationRequest(key="none", prompt="How many customers? SELECT"),
+        GenerationRequest(key="open2", prompt="Which products?\n```sql\nSELECT"),
+    ]
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_generation_stops_at_the_closing_fence_only_when_one_is_open(fence_writer, beams):
+    runner = HFRunner(RunnerConfig(model=str(fence_writer), max_new_tokens=10, num_beams=beams, batch_size=4))
+    results = dict(runner.generate(fence_requests()))
+    assert sorted(results) == [0, 1, 2]
+    for i in (0, 2):  # stopped right after the fence, each beam on its own
+        assert results[i].text == "```" and results[i].completion_tokens == 1
+        assert len(results[i].beams) == beams and all(b.endswith("```") for b in results[i].beams)
+    # Without an open fence the model's chatter runs to the length limit.
+    assert results[1].text.startswith("```SELECT```SELECT") and results[1].completion_tokens == 10

@@ -106,3 +106,50 @@ def build_tiny_llama(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def build_fence_writer(path: Path, *, chatter: str = "SELECT", hidden: int = 16) -> Path:
+    """A tiny Llama whose weights are set, not random: after any token but the closing
+    fence it writes ```` ``` ````, after the fence ``chatter``, so greedy output is
+    ```` ```SELECT```SELECT... ```` up to the length limit unless generation stops at the fence.
+
+    How: the layers' output projections are zero, so the last hidden state is the last
+    token's embedding; dimension 0 of the embeddings is +1 for every token but the fence
+    (-1); the untied output head maps +1 to the fence and -1 to the chatter token.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tokenizer()
+    fence, after = tokenizer.convert_tokens_to_ids(["```", chatter])
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embeddings = model.model.embed_tokens.weight
+        embeddings.zero_()
+        embeddings[:, 0] = 1.0
+        embeddings[fence, 0] = -1.0
+        head = model.lm_head.weight
+        head.zero_()
+        head[fence, 0] = 1.0
+        head[after, 0] = -1.0
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
