@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-gold-cache", action="store_true", help="do not read or write cached gold results"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (also none from the model libraries)"
+    )
     parser.add_argument(
         "--suite",
         type=positive_int,
@@ -272,6 +274,7 @@ def runner_config(args: argparse.Namespace) -> RunnerConfig:
         predictions=args.predictions,
         device=args.device,
         dtype=args.dtype,
+        progress=not args.no_progress,
         extra={
             "n_ctx": args.n_ctx,
             "n_gpu_layers": args.n_gpu_layers,

@@ -65,6 +65,9 @@ class RunnerConfig:
     predictions: str | None = None
     device: str | None = None
     dtype: str | None = None
+    progress: bool = True
+    """False (``--no-progress``): backends keep their own progress bars (weights loading...)
+    and load-time chatter off; warnings and errors still show."""
     extra: Mapping[str, object] = field(default_factory=dict)
     """Backend-specific options, by key: ``n_ctx``, ``n_gpu_layers``, ``max_retries``,
     ``request_timeout``, ``temperature``, ``tensor_parallel_size``,

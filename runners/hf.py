@@ -34,6 +34,9 @@ class HFRunner(Runner):
         if not config.model:
             raise RunnerError("the hf runner needs -m MODEL (a Hugging Face model name or a local path)")
         self.torch, transformers = _require()
+        if not config.progress:
+            # Process-wide, as the CLI wants it: also hub downloads' bars.
+            transformers.utils.logging.disable_progress_bar()
         self.device = choose_device(config.device, self.torch)
         self.dtype = choose_dtype(config.dtype, self.device, self.torch)
         self.tokenizer = _load(transformers.AutoTokenizer, config.model, "tokenizer")

@@ -14,7 +14,9 @@ build): this module stays importable without it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,8 +36,12 @@ class VLLMRunner(Runner):
         if not config.model:
             raise RunnerError("the vllm runner needs -m MODEL (a Hugging Face model name or a local path)")
         self.vllm = _require()
+        kwargs = engine_kwargs(config)
+        if not config.progress:
+            kwargs.update(quiet_engine_kwargs(self.vllm))
+            logging.getLogger("vllm").setLevel(logging.WARNING)  # its INFO lines while loading
         try:
-            self.llm = self.vllm.LLM(**engine_kwargs(config))
+            self.llm = self.vllm.LLM(**kwargs)
         except (OSError, ValueError) as exc:
             raise RunnerError(f"vllm cannot load {config.model!r}: {_first_line(exc)}") from None
         self.tokenizer = self.llm.get_tokenizer()
@@ -116,6 +122,17 @@ def engine_kwargs(config: RunnerConfig) -> dict[str, Any]:
         if rank is not None:
             kwargs["max_lora_rank"] = rank
     return kwargs
+
+
+def quiet_engine_kwargs(vllm: Any) -> dict[str, Any]:
+    """Engine options that turn off vLLM's weight-loading bars and stats logging, those this
+    vLLM has (``use_tqdm_on_load`` came in 0.8.3; an unknown option is refused)."""
+    engine_args = getattr(vllm, "EngineArgs", None)
+    if not (isinstance(engine_args, type) and dataclasses.is_dataclass(engine_args)):
+        return {}
+    known = {f.name for f in dataclasses.fields(engine_args)}
+    wanted = {"use_tqdm_on_load": False, "disable_log_stats": True}
+    return {key: value for key, value in wanted.items() if key in known}
 
 
 def sampling_params(config: RunnerConfig) -> Any:

@@ -353,3 +353,22 @@ def test_generation_stops_at_the_closing_fence_only_when_one_is_open(fence_write
         assert len(results[i].beams) == beams and all(b.endswith("```") for b in results[i].beams)
     # Without an open fence the model's chatter runs to the length limit.
     assert results[1].text.startswith("```SELECT```SELECT") and results[1].completion_tokens == 10
+
+
+def test_no_progress_keeps_model_loading_quiet_and_the_fence_ends_answers(fence_writer, cache_dir, tmp_path):
+    out = tmp_path / "quiet.csv"
+    quiet = run_cli(*hf_args(fence_writer, cache_dir, out))  # sample_args says --no-progress
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "Loading" not in quiet.stderr and "%|" not in quiet.stderr, quiet.stderr[-2000:]
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # The default template leaves ```sql open: every answer ends at the model's first fence.
+    assert len(rows) == QUESTIONS and {r["completion_tokens"] for r in rows} == {"1"}
+
+    # The same run with progress shows transformers' weight-loading bar: the check above can fail.
+    args = [
+        a for a in hf_args(fence_writer, cache_dir, tmp_path / "loud.csv", "-n", "1") if a != "--no-progress"
+    ]
+    loud = run_cli(*args)
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert "Loading weights" in loud.stderr

@@ -42,6 +42,15 @@ class BeamSearchParams:
 
 
 @dataclass
+class EngineArgs:
+    """The engine options the quiet mode looks for (a vLLM from 0.8.3 on has both)."""
+
+    model: str = ""
+    use_tqdm_on_load: bool = True
+    disable_log_stats: bool = False
+
+
+@dataclass
 class LoRARequest:
     lora_name: str
     lora_int_id: int
@@ -96,6 +105,7 @@ def fake_vllm(monkeypatch):
     vllm = types.ModuleType("vllm")
     vllm.LLM = make_llm
     vllm.SamplingParams = SamplingParams
+    vllm.EngineArgs = EngineArgs
     sampling = types.ModuleType("vllm.sampling_params")
     sampling.BeamSearchParams = BeamSearchParams
     lora = types.ModuleType("vllm.lora")
@@ -193,6 +203,18 @@ def test_engine_kwargs_leave_unset_options_to_vllm():
     kwargs = engine_kwargs(RunnerConfig(model="m", extra={"quantization": None}))
     assert "quantization" not in kwargs and "distributed_executor_backend" not in kwargs
     assert "enable_lora" not in kwargs
+
+
+def test_no_progress_turns_off_vllms_loading_bars(fake_vllm, monkeypatch):
+    VLLMRunner(RunnerConfig(model="m"))
+    VLLMRunner(RunnerConfig(model="m", progress=False))
+    loud, quiet = (engine.kwargs for engine in fake_vllm.engines)
+    assert "use_tqdm_on_load" not in loud and "disable_log_stats" not in loud
+    assert quiet["use_tqdm_on_load"] is False and quiet["disable_log_stats"] is True
+    # An older vLLM without these options is not handed them (it would refuse them).
+    monkeypatch.delattr(sys.modules["vllm"], "EngineArgs")
+    VLLMRunner(RunnerConfig(model="m", progress=False))
+    assert "use_tqdm_on_load" not in fake_vllm.engines[-1].kwargs
 
 
 def test_missing_vllm_names_the_extra(monkeypatch):
