@@ -103,6 +103,7 @@ def run(config: RunConfig) -> int:
     predictions_file = config.runner_config.predictions
     source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     runner_cls = load_runner(config.runner)
+    runner_cls.preflight(config.runner_config)  # a wrong model path fails before the databases start
     # Read before the databases start, so that a bad template or examples file fails fast.
     examples = load_few_shot(config.few_shot) if config.few_shot else ""
     template = (

@@ -93,6 +93,15 @@ class Runner(abc.ABC):
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config
 
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        """Raise :class:`RunnerError` for options that surely fail (a model path that does
+        not exist, a required URL or key missing), cheaply: no model loading, no network.
+
+        The pipeline calls it before it starts the databases, so a typo fails in a moment
+        rather than after setup. The default checks nothing.
+        """
+
     @abc.abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         """Yield ``(index, Generation)`` for every request, each index exactly once."""

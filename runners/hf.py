@@ -22,6 +22,7 @@ from typing import Any
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
 from runners.chat_prompt import prompt_text, stop_sequences, tokenize, uses_chat_template
+from runners.model_ref import check_model_ref, missing_module
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -31,8 +32,7 @@ class HFRunner(Runner):
 
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)
-        if not config.model:
-            raise RunnerError("the hf runner needs -m MODEL (a Hugging Face model name or a local path)")
+        check_model_ref(self.name, config.model)
         self.torch, transformers = _require()
         if not config.progress:
             # Process-wide, as the CLI wants it: also hub downloads' bars.
@@ -49,6 +49,13 @@ class HFRunner(Runner):
             self.model = _with_adapter(self.model, config.adapter)
         self.model.to(self.device)
         self.model.eval()
+
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        check_model_ref(cls.name, config.model)
+        missing = missing_module("torch", "transformers")
+        if missing:
+            raise _missing_extra(missing)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -229,10 +236,14 @@ def _require() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise RunnerError(
-            f"the hf runner needs torch and transformers ({exc.name or exc} is missing): pip install '.[hf]'"
-        ) from None
+        raise _missing_extra(exc.name or str(exc)) from None
     return torch, transformers
+
+
+def _missing_extra(module: str) -> RunnerError:
+    return RunnerError(
+        f"the hf runner needs torch and transformers ({module} is missing): pip install '.[hf]'"
+    )
 
 
 def _dtype_kwarg(transformers: Any, dtype: Any) -> dict[str, Any]:

@@ -59,6 +59,10 @@ class LlamaCppRunner(Runner):
         self.template = GGUFChatTemplate(self.llm)
         self.uses_chat = self.template.chat_template is not None
 
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        gguf_path(config.model)  # exists, and starts with the GGUF magic
+
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for index, request in enumerate(requests):
             yield index, self._one(request)

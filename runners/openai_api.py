@@ -253,10 +253,22 @@ class OpenAIRunner(ChatAPIRunner):
     # use the `api` runner for those.
     length_parameter = "max_completion_tokens"
 
-    def _make_client(self) -> openai.OpenAI:
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        cls._api_key()
+        if not config.model:
+            raise RunnerError(f"runner {cls.name!r} needs a model name: -m MODEL")
+
+    @staticmethod
+    def _api_key() -> str:
+        # Also with --api-url: the client insists on a key (keyless servers: the api runner).
         key = os.environ.get("OPENAI_API_KEY")
         if not key:
             raise RunnerError("runner 'openai' needs an API key: set OPENAI_API_KEY")
+        return key
+
+    def _make_client(self) -> openai.OpenAI:
+        key = self._api_key()
         return openai.OpenAI(
             api_key=key, base_url=self.config.api_url or None, max_retries=0, timeout=self.timeout_s
         )
@@ -267,11 +279,15 @@ class APIRunner(ChatAPIRunner):
 
     name = "api"
 
-    def _make_client(self) -> openai.OpenAI:
-        if not self.config.api_url:
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        if not config.api_url:
             raise RunnerError(
                 "runner 'api' needs the server's address: --api-url http://HOST:PORT/v1 (or OPENAI_BASE_URL)"
             )
+
+    def _make_client(self) -> openai.OpenAI:
+        self.preflight(self.config)
         # Local servers usually need no key, but the client insists on one.
         key = os.environ.get("OPENAI_API_KEY") or NO_KEY_PLACEHOLDER
         return openai.OpenAI(api_key=key, base_url=self.config.api_url, max_retries=0, timeout=self.timeout_s)

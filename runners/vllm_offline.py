@@ -24,6 +24,7 @@ from typing import Any
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
 from runners.chat_prompt import encode
+from runners.model_ref import check_model_ref, missing_module
 
 ADAPTER_NAME = "sqlharness-adapter"
 
@@ -33,8 +34,7 @@ class VLLMRunner(Runner):
 
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)
-        if not config.model:
-            raise RunnerError("the vllm runner needs -m MODEL (a Hugging Face model name or a local path)")
+        check_model_ref(self.name, config.model)
         self.vllm = _require()
         kwargs = engine_kwargs(config)
         if not config.progress:
@@ -46,6 +46,12 @@ class VLLMRunner(Runner):
             raise RunnerError(f"vllm cannot load {config.model!r}: {_first_line(exc)}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.lora = lora_request(config.adapter)
+
+    @classmethod
+    def preflight(cls, config: RunnerConfig) -> None:
+        check_model_ref(cls.name, config.model)
+        if missing_module("vllm"):
+            raise _missing_extra("vllm")
 
     def describe(self) -> dict[str, object]:
         return {
@@ -169,11 +175,14 @@ def _require() -> Any:
     try:
         import vllm
     except ImportError as exc:
-        raise RunnerError(
-            f"the vllm runner needs vllm ({exc.name or exc} is missing; it needs a CUDA machine): "
-            "pip install '.[vllm]'"
-        ) from None
+        raise _missing_extra(exc.name or str(exc)) from None
     return vllm
+
+
+def _missing_extra(module: str) -> RunnerError:
+    return RunnerError(
+        f"the vllm runner needs vllm ({module} is missing; it needs a CUDA machine): pip install '.[vllm]'"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

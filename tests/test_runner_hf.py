@@ -229,8 +229,11 @@ def test_missing_extra_names_the_install_command(monkeypatch):
 
 
 def test_missing_model_is_a_runner_error(tmp_path):
-    with pytest.raises(RunnerError, match="cannot load the tokenizer"):
+    with pytest.raises(RunnerError, match="model not found: .*nothing-here is not a local path"):
         HFRunner(RunnerConfig(model=str(tmp_path / "nothing-here")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunnerError, match="cannot load the tokenizer"):
+        HFRunner(RunnerConfig(model=str(tmp_path / "empty")))
 
 
 def test_missing_adapter_extra(tiny_model, monkeypatch):

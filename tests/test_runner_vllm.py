@@ -163,7 +163,7 @@ def test_beam_search_and_lora(fake_vllm, tmp_path):
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 64, "peft_type": "LORA"}))
     config = RunnerConfig(
-        model="/models/base",
+        model="org/base-model",
         num_beams=2,
         max_new_tokens=32,
         adapter=str(adapter),
@@ -179,7 +179,7 @@ def test_beam_search_and_lora(fake_vllm, tmp_path):
     results = dict(VLLMRunner(config).generate(requests()))
     (engine,) = fake_vllm.engines
     assert engine.kwargs == {
-        "model": "/models/base",
+        "model": "org/base-model",
         "dtype": "bfloat16",
         "tensor_parallel_size": 2,
         "pipeline_parallel_size": 2,

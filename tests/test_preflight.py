@@ -1,0 +1,104 @@
+"""Bad runner options fail before the databases start (Runner.preflight).
+
+Each CLI run gets a fresh cache dir: the embedded server would create ``pgdata`` there, so
+its absence shows nothing was set up before the error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE, run_cli
+from runners import load_runner
+from runners.base import RunnerConfig, RunnerError
+from runners.model_ref import check_model_ref
+
+
+def preflight_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run the CLI on the sample benchmark; assert exit 2, one line, no database; return the line."""
+    cache = tmp_path / "cache"
+    proc = run_cli(
+        *args,
+        "-q", str(SAMPLE / "questions.csv"),
+        "--schemas", str(SAMPLE / "schemas"),
+        "--cache-dir", str(cache),
+        "-o", str(tmp_path / "out.csv"),
+        "--no-progress",
+        env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert not (cache / "pgdata").exists()  # failed before the embedded server started
+    assert not (tmp_path / "out.csv").exists()
+    return line
+
+
+def test_hf_model_path_that_does_not_exist(tmp_path):
+    line = preflight_cli(tmp_path, "-r", "hf", "-m", str(tmp_path / "no-such-model"))
+    assert (
+        line
+        == f"error: model not found: {tmp_path / 'no-such-model'} is not a local path, nor a hub name like org/name"
+    )
+
+
+def test_llama_cpp_file_missing_or_not_gguf(tmp_path):
+    line = preflight_cli(tmp_path, "-r", "llama-cpp", "-m", str(tmp_path / "absent.gguf"))
+    assert line == f"error: model file not found: {tmp_path / 'absent.gguf'}"
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"PK\x03\x04 a zip, not a GGUF")
+    assert "is not a GGUF file" in preflight_cli(tmp_path, "-r", "llama-cpp", "-m", str(fake))
+
+
+def test_api_without_url(tmp_path):
+    line = preflight_cli(tmp_path, "-r", "api", "-m", "tiny", env={"OPENAI_BASE_URL": ""})
+    assert line.startswith("error: runner 'api' needs the server's address: --api-url")
+
+
+def test_openai_without_key(tmp_path):
+    line = preflight_cli(tmp_path, "-r", "openai", "-m", "gpt-test", env={"OPENAI_API_KEY": ""})
+    assert line == "error: runner 'openai' needs an API key: set OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize(
+    "model, ok",
+    [
+        ("org/name", True),
+        ("gpt2", True),  # an old un-namespaced hub model
+        ("Qwen/Qwen2.5-Coder-7B-Instruct", True),
+        ("models/tiny", True),  # not on disk, but could be on the hub: left to the loader
+        ("/no/such/dir", False),
+        ("./tiny", False),
+        ("~/no-such-model-here", False),
+        ("a/b/c", False),
+        ("", False),
+    ],
+)
+def test_what_could_be_a_model(model, ok, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative names resolve in an empty directory
+    if ok:
+        check_model_ref("hf", model)
+    else:
+        with pytest.raises(RunnerError):
+            check_model_ref("hf", model)
+
+
+def test_an_existing_local_directory_passes(tmp_path):
+    check_model_ref("hf", str(tmp_path))
+
+
+def test_hf_and_vllm_preflight_name_a_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    with pytest.raises(RunnerError, match=r"pip install '\.\[hf\]'"):
+        load_runner("hf").preflight(RunnerConfig(model="org/name"))
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    with pytest.raises(RunnerError, match=r"pip install '\.\[vllm\]'"):
+        load_runner("vllm").preflight(RunnerConfig(model="org/name"))
+
+
+def test_runners_without_checks_pass():
+    load_runner("oracle").preflight(RunnerConfig())
