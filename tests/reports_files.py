@@ -8,26 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.output import OUTPUT_COLUMNS
 from eval.records import CATEGORIES
 
-RESULT_COLUMNS = [
-    "question",
-    "query",
-    "db_name",
-    "query_category",
-    "generated_query",
-    "correct",
-    "exact_match",
-    "error_db_exec",
-    "timeout",
-    "error_msg",
-    "latency_seconds",
-    "gold_error",
-    "empty_gold",
-    "mismatch",
-    "prompt_tokens",
-    "completion_tokens",
-]
+RESULT_COLUMNS = ["question", "query", "db_name", "query_category", *OUTPUT_COLUMNS]
 
 
 def question_row(i: int, **values: Any) -> dict[str, Any]:

@@ -449,13 +449,8 @@ class PostgresBackend(Backend):
         """Close the idle pooled connections to one database (before it is copied or replaced)."""
         with self._pool_lock:
             pool = self._pools.get(db_name)
-        while pool is not None:
-            try:
-                pooled = pool.get_nowait()
-            except queue.Empty:
-                break
-            with contextlib.suppress(Exception):
-                pooled.conn.close()
+        if pool is not None:
+            _drain(pool)
 
     # ---------------------------------------------------------------- executing
 
@@ -536,13 +531,7 @@ class PostgresBackend(Backend):
     def _close_pooled(self) -> None:
         """Close every idle pooled connection (after a crash they are all dead)."""
         for pool in self._pools.values():
-            while True:
-                try:
-                    pooled = pool.get_nowait()
-                except queue.Empty:
-                    break
-                with contextlib.suppress(Exception):
-                    pooled.conn.close()
+            _drain(pool)
 
     # ---------------------------------------------------------------- admin
 
@@ -627,3 +616,14 @@ def _pg_message(exc: Exception) -> str:
     text = (getattr(exc, "pgerror", None) or str(exc) or type(exc).__name__).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return first.removeprefix("ERROR:").strip()
+
+
+def _drain(pool: queue.Queue) -> None:
+    """Close every idle connection waiting in ``pool``."""
+    while True:
+        try:
+            pooled = pool.get_nowait()
+        except queue.Empty:
+            return
+        with contextlib.suppress(Exception):
+            pooled.conn.close()
