@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 
 from eval.records import QueryResult
+from eval.sqlite_rewrites import RewriteError, Schema, rewrite_for_sqlite
 from eval.sqltext import DIALECT, SqlTextError
 
 DIALECTS = ("postgres", "duckdb", "sqlite")
@@ -32,11 +33,20 @@ class TranspileError(SqlTextError):
     """sqlglot cannot turn the PostgreSQL text into the target dialect faithfully."""
 
 
-def transpile_query(sql: str, dialect: str) -> str:
-    """``sql`` (PostgreSQL) in ``dialect``; raises TranspileError where sqlglot would guess."""
+def transpile_query(sql: str, dialect: str, schema: Schema | None = None) -> str:
+    """``sql`` (PostgreSQL) in ``dialect``; raises TranspileError where sqlglot would guess.
+
+    ``schema`` (table -> column -> PostgreSQL type, see :func:`schema_columns`) lets the
+    SQLite rewrites (:mod:`eval.sqlite_rewrites`) tell dates, timestamps and intervals apart.
+    """
     if dialect == DIALECT:
         return sql
     tree = _parse_one(sql)
+    if dialect == "sqlite":
+        try:
+            tree = rewrite_for_sqlite(tree, schema)
+        except RewriteError as exc:
+            raise TranspileError(f"not faithful in sqlite: {exc}") from exc
     return _generate(tree, dialect)
 
 
@@ -83,6 +93,24 @@ def schema_statements(text: str, dialect: str) -> list[str]:
     return out
 
 
+def schema_columns(text: str) -> dict[str, dict[str, str]]:
+    """table -> column -> type of the CREATE TABLE statements in one PostgreSQL schema file."""
+    out: dict[str, dict[str, str]] = {}
+    try:
+        trees = sqlglot.parse(text, read=DIALECT)
+    except (ParseError, TokenError):
+        return out
+    for tree in trees:
+        if isinstance(tree, exp.Create) and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
+            columns = {
+                col.name: col.args["kind"].sql(DIALECT)
+                for col in tree.this.expressions
+                if isinstance(col, exp.ColumnDef) and col.args.get("kind")
+            }
+            out[tree.this.this.name] = columns
+    return out
+
+
 def _without_foreign_keys(tree: exp.Expression) -> exp.Expression:
     """The CREATE TABLE without its foreign keys.
 
@@ -120,7 +148,8 @@ def comparable(result: QueryResult) -> QueryResult:
     - booleans become 0/1 (SQLite has no boolean type);
     - ISO text dates and timestamps become ``date``/``datetime`` (SQLite stores them as text);
     - Decimal and float are left alone: the comparator already equates them within tolerance;
-    - time zones are dropped from aware timestamps after converting to UTC.
+    - time zones are dropped from aware timestamps after converting to UTC;
+    - intervals become a number of days (how the SQLite rewrites keep them).
     """
     rows = tuple(tuple(_value(v) for v in row) for row in result.rows)
     return replace(result, rows=rows)
@@ -135,6 +164,8 @@ def _value(value: Any) -> Any:
         if _ISO_TIMESTAMP.match(value):
             return dt.datetime.fromisoformat(value)
         return value
+    if isinstance(value, dt.timedelta):
+        return value / dt.timedelta(days=1)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value

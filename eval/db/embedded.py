@@ -23,7 +23,7 @@ from typing import Any
 import sqlglot
 
 from eval.db.base import Backend, ExecLimits
-from eval.dialects import TranspileError, schema_statements, transpile_query
+from eval.dialects import TranspileError, schema_columns, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -44,7 +44,8 @@ class FileBackend(Backend):
         self._paths: dict[str, Path] = {}
         self._hashes: dict[str, str] = {}
         self._ddl: dict[str, str] = {}
-        self._gold: dict[str, str | TranspileError] = {}
+        self._columns: dict[str, dict[str, dict[str, str]]] = {}
+        self._gold: dict[tuple[str, str], str | TranspileError] = {}
         self._gold_lock = threading.Lock()
         self._pools: dict[str, queue.LifoQueue[Any]] = {}
         self._pool_lock = threading.Lock()
@@ -61,6 +62,7 @@ class FileBackend(Backend):
                 self._build_atomically(path, statements)
             self._paths[name] = path
             self._hashes[name] = content_hash
+            self._columns[name] = {t: c for _, text in source.read() for t, c in schema_columns(text).items()}
             self._ddl[name] = ";\n".join(s for s in statements if s.upper().startswith("CREATE")) + ";"
 
     def _file_hash(self, source: SchemaSource) -> str:
@@ -102,16 +104,17 @@ class FileBackend(Backend):
     def table_metadata(self, db_name: str) -> str:
         return self._ddl.get(db_name, "")
 
-    def gold_sql(self, sql: str) -> str:
+    def gold_sql(self, sql: str, db_name: str = "") -> str:
+        key = (db_name, sql)  # the same text may differ by the database's column types
         with self._gold_lock:
-            cached = self._gold.get(sql)
+            cached = self._gold.get(key)
         if cached is None:
             try:
-                cached = transpile_query(sql, self.dialect)
+                cached = transpile_query(sql, self.dialect, self._columns.get(db_name))
             except TranspileError as exc:
                 cached = exc
             with self._gold_lock:
-                self._gold[sql] = cached
+                self._gold[key] = cached
         if isinstance(cached, TranspileError):
             raise cached
         return cached

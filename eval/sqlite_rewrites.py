@@ -1,0 +1,399 @@
+"""PostgreSQL date and time semantics rewritten for SQLite, on the sqlglot tree.
+
+sqlglot turns PostgreSQL into SQLite syntax, but SQLite has no date, timestamp or interval
+types: the benchmark databases store dates as ``'YYYY-MM-DD'`` and timestamps as
+``'YYYY-MM-DD HH:MM:SS'`` text, and sqlglot leaves ``EXTRACT``, ``date_trunc``, interval
+arithmetic and ``date - date`` as text SQLite cannot run or (worse) runs as numbers.
+:func:`rewrite_for_sqlite` replaces them, bottom-up, with SQLite's date functions:
+
+==========================================  ============================================
+PostgreSQL                                  SQLite (same value, same text format)
+==========================================  ============================================
+``EXTRACT(YEAR FROM x)`` (MONTH, DAY, ...)  ``CAST(STRFTIME('%Y', x) AS INTEGER)``
+``EXTRACT(WEEK FROM x)`` (ISO week)         day of year of that week's Thursday, / 7
+``EXTRACT(EPOCH FROM ts1 - ts2)``           ``(JULIANDAY(ts1) - JULIANDAY(ts2)) * 86400``
+``date_trunc('month', x)``                  ``DATETIME(x, 'start of month')``
+``x + INTERVAL '7 days'``                   ``DATETIME(x, '+7 days')``
+``x + INTERVAL '1 month'``                  ``PG_ADD_MONTHS(x, 1)`` (clamped like PostgreSQL)
+``date1 - date2`` (an integer)              ``CAST(JULIANDAY(d1) - JULIANDAY(d2) AS INTEGER)``
+``date + n``                                ``DATE(x, PRINTF('%+d days', n))``
+``ts1 - ts2`` (an interval)                 a number of days, as are interval literals of
+                                            fixed length that it is compared with
+``EXTRACT(YEAR FROM AGE(a, b))``            completed years from the calendar fields
+==========================================  ============================================
+
+Types come from the database's columns (``schema``) through sqlglot's type annotation,
+with PostgreSQL's rules for ``-`` and ``+`` on dates, timestamps and intervals. What has
+no faithful SQLite form raises :class:`~eval.dialects.TranspileError` with the reason
+(``GROUPING SETS``, intervals of months used as values, ``age()`` as an interval...), so
+``validate --dialect sqlite`` keeps reporting it rather than scoring a wrong gold.
+
+``PG_ADD_MONTHS`` is the one Python function this needs; :func:`register_functions`
+installs it (pure, deterministic) on each SQLite connection.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Callable, Mapping
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.annotate_types import TypeAnnotator
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import ensure_schema
+
+Schema = Mapping[str, Mapping[str, str]]
+
+_DATE = {exp.DType.DATE, exp.DType.DATE32}
+_TIMESTAMP = {
+    exp.DType.TIMESTAMP,
+    exp.DType.TIMESTAMPTZ,
+    exp.DType.TIMESTAMPLTZ,
+    exp.DType.DATETIME,
+    exp.DType.TIMESTAMP_S,
+    exp.DType.TIMESTAMP_MS,
+}
+
+
+class RewriteError(Exception):
+    """The construct has no faithful SQLite form; the message says why."""
+
+
+# ----------------------------------------------------------------------------- types
+
+
+def _pg_binary_types() -> dict:
+    """PostgreSQL's result types for ``+``/``-`` on dates, timestamps and intervals.
+
+    sqlglot types ``ts - ts`` as a timestamp and ``date - date`` as a date; PostgreSQL
+    gives an interval and an integer, and the rewrite depends on the difference.
+    """
+    t = exp.DType
+    out: dict = {}
+    for a in _TIMESTAMP | _DATE:
+        for b in _TIMESTAMP | _DATE:
+            out[(a, b)] = lambda _l, _r, a=a, b=b: t.INT if a in _DATE and b in _DATE else t.INTERVAL
+        out[(a, t.INTERVAL)] = lambda _l, _r: t.TIMESTAMP
+        out[(t.INTERVAL, a)] = lambda _l, _r: t.TIMESTAMP
+    for n in (t.INT, t.BIGINT, t.SMALLINT, t.TINYINT):
+        for d in _DATE:
+            out[(d, n)] = lambda _l, _r: t.DATE
+            out[(n, d)] = lambda _l, _r: t.DATE
+    out[(t.INTERVAL, t.INTERVAL)] = lambda _l, _r: t.INTERVAL
+    return out
+
+
+def _annotated(tree: exp.Expr, schema: Schema | None) -> exp.Expr:
+    """``tree`` qualified and typed from ``schema``; untyped where that is not possible."""
+    if not schema:
+        return tree
+    try:
+        typed = qualify(tree.copy(), schema=dict(schema), dialect="postgres", validate_qualify_columns=False)
+        coercions = {**TypeAnnotator.BINARY_COERCIONS, **_pg_binary_types()}
+        annotator = TypeAnnotator(ensure_schema(dict(schema), dialect="postgres"), binary_coercions=coercions)
+        return annotator.annotate(typed)
+    except (OptimizeError, SqlglotError, KeyError, ValueError):
+        return tree  # unknown table or column: the rewrites that need no types still apply
+
+
+def _kind(node: exp.Expr) -> str | None:
+    """'date', 'timestamp', 'interval' or None, as PostgreSQL types ``node``."""
+    if isinstance(node, exp.Interval):
+        return "interval"
+    if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+        return "timestamp"
+    kind = node.type.this if node.type else None
+    if kind in _DATE:
+        return "date"
+    if kind in _TIMESTAMP:
+        return "timestamp"
+    if kind == exp.DType.INTERVAL:
+        return "interval"
+    return None
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _strftime(fmt: str, value: exp.Expr) -> exp.Expr:
+    return _fn("STRFTIME", exp.Literal.string(fmt), value)
+
+
+def _int(value: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=value, to=exp.DataType.build("INTEGER"))
+
+
+def _julian(value: exp.Expr) -> exp.Expr:
+    return _fn("JULIANDAY", value)
+
+
+def _iso_thursday(value: exp.Expr) -> exp.Expr:
+    """The Thursday of ``value``'s ISO week (it decides the ISO week and year)."""
+    return _fn("DATE", value, exp.Literal.string("-3 days"), exp.Literal.string("weekday 4"))
+
+
+def _field(unit: str, x: exp.Expr) -> exp.Expr:
+    """``EXTRACT(unit FROM x)`` for a date or timestamp ``x``."""
+    simple = {
+        "YEAR": "%Y",
+        "MONTH": "%m",
+        "DAY": "%d",
+        "HOUR": "%H",
+        "MINUTE": "%M",
+        "DOY": "%j",
+        "DOW": "%w",
+    }
+    if unit in simple:
+        return _int(_strftime(simple[unit], x))
+    if unit == "SECOND":
+        return exp.Cast(this=_strftime("%f", x), to=exp.DataType.build("REAL"))
+    if unit == "ISODOW":  # Monday 1 .. Sunday 7; %w is Sunday 0
+        return (
+            exp.paren(
+                exp.Mod(
+                    this=exp.paren(exp.Add(this=_int(_strftime("%w", x)), expression=exp.Literal.number(6))),
+                    expression=exp.Literal.number(7),
+                )
+            )
+            + 1
+        )
+    if unit == "WEEK":
+        doy = _int(_strftime("%j", _iso_thursday(x)))
+        return exp.Div(
+            this=exp.paren(exp.Add(this=doy, expression=exp.Literal.number(6))),
+            expression=exp.Literal.number(7),
+            typed=True,
+        )
+    if unit == "ISOYEAR":
+        return _int(_strftime("%Y", _iso_thursday(x)))
+    if unit == "QUARTER":
+        month = _int(_strftime("%m", x))
+        return exp.Div(
+            this=exp.paren(exp.Add(this=month, expression=exp.Literal.number(2))),
+            expression=exp.Literal.number(3),
+            typed=True,
+        )
+    if unit == "EPOCH":
+        return exp.Mul(
+            this=exp.paren(exp.Sub(this=_julian(x), expression=exp.Literal.number(2440587.5))),
+            expression=exp.Literal.number(86400.0),
+        )
+    raise RewriteError(f"EXTRACT({unit} FROM ...) has no SQLite form here")
+
+
+_TRUNC = {
+    "YEAR": ["start of year"],
+    "MONTH": ["start of month"],
+    "DAY": ["start of day"],
+    # PostgreSQL weeks start on Monday: back six days, then forward to the next Monday.
+    "WEEK": ["start of day", "-6 days", "weekday 1"],
+}
+_TRUNC_FORMAT = {"HOUR": "%Y-%m-%d %H:00:00", "MINUTE": "%Y-%m-%d %H:%M:00", "SECOND": "%Y-%m-%d %H:%M:%S"}
+
+
+def _trunc(unit: str, x: exp.Expr) -> exp.Expr:
+    """``date_trunc(unit, x)``: a timestamp in the databases' text format."""
+    if unit in _TRUNC:
+        return _fn("DATETIME", x, *(exp.Literal.string(m) for m in _TRUNC[unit]))
+    if unit in _TRUNC_FORMAT:
+        return _strftime(_TRUNC_FORMAT[unit], x)
+    if unit == "QUARTER":
+        back = exp.Mod(
+            this=exp.paren(exp.Sub(this=_int(_strftime("%m", x)), expression=exp.Literal.number(1))),
+            expression=exp.Literal.number(3),
+        )
+        shift = _fn("PRINTF", exp.Literal.string("-%d months"), back)
+        return _fn("DATETIME", x, exp.Literal.string("start of month"), shift)
+    raise RewriteError(f"date_trunc('{unit.lower()}', ...) has no SQLite form here")
+
+
+# ----------------------------------------------------------------------------- intervals
+
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+_UNIT_MONTHS = {"month": 1, "year": 12}
+_PART = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*([a-z]+?)s?\b", re.IGNORECASE)
+
+
+def _interval_parts(node: exp.Interval) -> tuple[int, float]:
+    """(months, seconds) of an interval literal such as ``'1 month 2 days'`` or ``'24' HOURS``."""
+    text = node.this.name if isinstance(node.this, exp.Literal) else None
+    if text is None:
+        raise RewriteError("an interval that is not a literal has no SQLite form here")
+    unit = node.unit.name if node.unit else ""
+    if unit:
+        text = f"{text} {unit}"
+    months, seconds, pos = 0, 0.0, 0
+    for match in _PART.finditer(text):
+        if text[pos : match.start()].strip():
+            break
+        amount, name = float(match.group(1)), match.group(2).lower().rstrip("s")
+        if name in _UNIT_MONTHS and amount.is_integer():
+            months += int(amount) * _UNIT_MONTHS[name]
+        elif name in _UNIT_SECONDS:
+            seconds += amount * _UNIT_SECONDS[name]
+        else:
+            raise RewriteError(f"interval {text!r} has no SQLite form here")
+        pos = match.end()
+    if text[pos:].strip() or pos == 0:
+        raise RewriteError(f"interval {text!r} has no SQLite form here")
+    return months, seconds
+
+
+def _interval_days(node: exp.Interval) -> exp.Expr:
+    """An interval literal as a number of days (how interval values are kept in SQLite)."""
+    months, seconds = _interval_parts(node)
+    if months:
+        raise RewriteError("an interval of months or years used as a value has no SQLite form")
+    return exp.Literal.number(repr(seconds / 86400))
+
+
+def _shift(x: exp.Expr, interval: exp.Interval, sign: int) -> exp.Expr:
+    """``x ± interval`` as a timestamp in the databases' text format."""
+    months, seconds = _interval_parts(interval)
+    value = x
+    if months:
+        value = _fn("PG_ADD_MONTHS", value, exp.Literal.number(sign * months))
+    # DATETIME keeps whole seconds, as the data does; fractions are kept when present.
+    modifier = f"{sign * seconds:+g} seconds"
+    return _fn("DATETIME", value, exp.Literal.string(modifier))
+
+
+def _age_years(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+    """``EXTRACT(YEAR FROM AGE(a, b))``: completed years, negative when ``a`` is earlier."""
+
+    def forward(later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+        years = exp.Sub(this=_int(_strftime("%Y", later)), expression=_int(_strftime("%Y", earlier)))
+        before = exp.LT(
+            this=_strftime("%m-%d %H:%M:%f", later), expression=_strftime("%m-%d %H:%M:%f", earlier)
+        )
+        return exp.Sub(this=years, expression=exp.paren(before))
+
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GTE(this=_julian(a.copy()), expression=_julian(b.copy())),
+                true=forward(a.copy(), b.copy()),
+            )
+        ],
+        default=exp.Neg(this=exp.paren(forward(b.copy(), a.copy()))),
+    )
+
+
+# ----------------------------------------------------------------------------- the rewrite
+
+
+def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr:
+    """``tree`` (PostgreSQL) with date/time semantics in SQLite's functions; RewriteError if none."""
+    for node in tree.find_all(exp.GroupingSets, exp.Rollup, exp.Cube):
+        raise RewriteError(f"{node.key.upper()} is not supported by SQLite")
+    typed = _annotated(tree, schema)
+    for node in reversed(list(typed.walk())):  # children before their parents
+        new = _rewrite_node(node)
+        if new is not None and new is not node:
+            new.type = node.type
+            if node is typed:
+                typed = new
+            else:
+                node.replace(new)
+    return typed
+
+
+def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.Extract):
+        return _extract(node)
+    if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+        return _trunc(node.text("unit").upper(), node.this)
+    if isinstance(node, (exp.Add, exp.Sub)):
+        return _arith(node)
+    if isinstance(node, exp.Interval) and not _is_shift_operand(node):
+        return _interval_days(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "age":
+        raise RewriteError("age() gives an interval of years and months, which SQLite cannot hold")
+    return None
+
+
+def _extract(node: exp.Extract) -> exp.Expr:
+    unit = node.this.name.upper()
+    x = node.expression
+    if isinstance(x, exp.Anonymous) and x.name.lower() == "age" and len(x.expressions) == 2:
+        if unit != "YEAR":
+            raise RewriteError(f"EXTRACT({unit} FROM age(...)) has no SQLite form here")
+        return _age_years(*x.expressions)
+    if _kind(x) == "interval":
+        if unit != "EPOCH":
+            raise RewriteError(f"EXTRACT({unit} FROM an interval) has no SQLite form here")
+        return exp.Mul(this=exp.paren(x), expression=exp.Literal.number(86400))
+    return _field(unit, x)
+
+
+def _is_shift_operand(node: exp.Interval) -> bool:
+    """``node`` is added to or subtracted from a date or timestamp (handled by the parent)."""
+    parent = node.parent
+    if not isinstance(parent, (exp.Add, exp.Sub)):
+        return False
+    other = parent.left if parent.right is node else parent.right
+    return _kind(other) in ("date", "timestamp")
+
+
+def _arith(node: exp.Add | exp.Sub) -> exp.Expr | None:
+    left, right = node.left, node.right
+    lk, rk = _kind(left), _kind(right)
+    sign = -1 if isinstance(node, exp.Sub) else 1
+    temporal = ("date", "timestamp")
+    if lk in temporal and isinstance(right, exp.Interval):
+        return _shift(left, right, sign)
+    if rk in temporal and isinstance(left, exp.Interval) and sign == 1:
+        return _shift(right, left, 1)
+    if lk in temporal and rk in temporal and sign == -1:
+        days = exp.Sub(this=_julian(left), expression=_julian(right))
+        return _int(days) if lk == rk == "date" else exp.paren(days)
+    if lk == "date" and rk is None and right.type and right.type.is_type(*exp.DataType.INTEGER_TYPES):
+        return _fn(
+            "DATE",
+            left,
+            _fn(
+                "PRINTF",
+                exp.Literal.string("%+d days"),
+                exp.Mul(this=right, expression=exp.Literal.number(sign)),
+            ),
+        )
+    if (lk in temporal and rk is not None) or (rk in temporal and lk is not None):
+        raise RewriteError(f"{lk} {'-' if sign < 0 else '+'} {rk} has no SQLite form here")
+    return None
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def _add_months(value: str | None, months: int) -> str | None:
+    """PostgreSQL's ``+ n months``: the day is clamped to the month's last day."""
+    if value is None:
+        return None
+    text = str(value)
+    day_part, rest = text[:10], text[10:]
+    try:
+        date = dt.date.fromisoformat(day_part)
+    except ValueError:
+        return None
+    total = date.year * 12 + date.month - 1 + int(months)
+    year, month = divmod(total, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    shifted = dt.date(year, month + 1, min(date.day, last))
+    return shifted.isoformat() + (rest or " 00:00:00")
+
+
+FUNCTIONS: dict[str, tuple[int, Callable[..., str | None]]] = {"PG_ADD_MONTHS": (2, _add_months)}
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Install the rewrites' Python functions (pure and deterministic) on ``conn``."""
+    for name, (arity, function) in FUNCTIONS.items():
+        conn.create_function(name, arity, function, deterministic=True)
