@@ -41,7 +41,7 @@ def transpile_query(sql: str, dialect: str, schema: Schema | None = None) -> str
     """
     if dialect == DIALECT:
         return sql
-    tree = _parse_one(sql)
+    tree: exp.Expr = _parse_one(sql)
     if dialect == "sqlite":
         try:
             tree = rewrite_for_sqlite(tree, schema)
@@ -60,7 +60,7 @@ def _parse_one(sql: str) -> exp.Expression:
     return trees[0]
 
 
-def _generate(tree: exp.Expression, dialect: str) -> str:
+def _generate(tree: exp.Expr, dialect: str) -> str:
     try:
         # RAISE: an unsupported construct is an error, not a silently different query.
         return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)

@@ -292,9 +292,11 @@ def _age_years(a: exp.Expr, b: exp.Expr) -> exp.Expr:
 
 def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr:
     """``tree`` (PostgreSQL) with date/time semantics in SQLite's functions; RewriteError if none."""
-    for node in tree.find_all(exp.GroupingSets, exp.Rollup, exp.Cube):
-        raise RewriteError(f"{node.key.upper()} is not supported by SQLite")
-    typed = _annotated(tree, schema)
+    for unsupported in tree.find_all(exp.GroupingSets, exp.Rollup, exp.Cube, exp.GenerateSeries):
+        names = {exp.GroupingSets: "GROUPING SETS", exp.Rollup: "ROLLUP", exp.Cube: "CUBE"}
+        name = names.get(type(unsupported), "generate_series()")
+        raise RewriteError(f"{name} is not supported by SQLite")
+    typed: exp.Expr = _annotated(tree, schema)
     for node in reversed(list(typed.walk())):  # children before their parents
         new = _rewrite_node(node)
         if new is not None and new is not node:
@@ -315,7 +317,9 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
         return _arith(node)
     if isinstance(node, exp.Interval) and not _is_shift_operand(node):
         return _interval_days(node)
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "age":
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "age" and not _is_age(node):
+        raise RewriteError("age() of one argument counts from today: not reproducible")
+    if _is_age(node) and not (isinstance(node.parent, exp.Extract) and node.parent.name.upper() == "YEAR"):
         raise RewriteError("age() gives an interval of years and months, which SQLite cannot hold")
     return None
 
@@ -323,15 +327,18 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
 def _extract(node: exp.Extract) -> exp.Expr:
     unit = node.this.name.upper()
     x = node.expression
-    if isinstance(x, exp.Anonymous) and x.name.lower() == "age" and len(x.expressions) == 2:
-        if unit != "YEAR":
-            raise RewriteError(f"EXTRACT({unit} FROM age(...)) has no SQLite form here")
+    if _is_age(x) and unit == "YEAR":
         return _age_years(*x.expressions)
     if _kind(x) == "interval":
         if unit != "EPOCH":
             raise RewriteError(f"EXTRACT({unit} FROM an interval) has no SQLite form here")
         return exp.Mul(this=exp.paren(x), expression=exp.Literal.number(86400))
     return _field(unit, x)
+
+
+def _is_age(node: exp.Expr) -> bool:
+    """``age(a, b)``; the one-argument form counts from today, which no gold should."""
+    return isinstance(node, exp.Anonymous) and node.name.lower() == "age" and len(node.expressions) == 2
 
 
 def _is_shift_operand(node: exp.Interval) -> bool:
