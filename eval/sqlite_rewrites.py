@@ -20,6 +20,7 @@ PostgreSQL                                  SQLite (same value, same text format
 ``ts1 - ts2`` (an interval)                 a number of days, as are interval literals of
                                             fixed length that it is compared with
 ``EXTRACT(YEAR FROM AGE(a, b))``            completed years from the calendar fields
+``to_char(x, 'YYYY-MM')``                   ``STRFTIME('%Y-%m', x)`` (sqlglot; names refused)
 ==========================================  ============================================
 
 Types come from the database's columns (``schema``) through sqlglot's type annotation,
@@ -315,6 +316,9 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
         return _trunc(node.text("unit").upper(), node.this)
     if isinstance(node, (exp.Add, exp.Sub)):
         return _arith(node)
+    if isinstance(node, exp.TimeToStr):
+        _check_format(node)
+        return None
     if isinstance(node, exp.Interval) and not _is_shift_operand(node):
         return _interval_days(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "age" and not _is_age(node):
@@ -334,6 +338,23 @@ def _extract(node: exp.Extract) -> exp.Expr:
             raise RewriteError(f"EXTRACT({unit} FROM an interval) has no SQLite form here")
         return exp.Mul(this=exp.paren(x), expression=exp.Literal.number(86400))
     return _field(unit, x)
+
+
+# The STRFTIME directives that mean what the to_char pattern sqlglot mapped them from meant.
+_FAITHFUL_DIRECTIVES = re.compile(r"%[YmdHMSj%]")
+
+
+def _check_format(node: exp.TimeToStr) -> None:
+    """``to_char`` as sqlglot maps it, refused where SQLite would print something else.
+
+    SQLite's STRFTIME has no month or day names, 12-hour clock or ISO week, and sqlglot
+    leaves PostgreSQL patterns it cannot map (``Mon``, ``FMDay``) as literal letters.
+    """
+    fmt = node.args.get("format")
+    text = fmt.name if isinstance(fmt, exp.Literal) else None
+    rest = _FAITHFUL_DIRECTIVES.sub("", text) if text is not None else "?"
+    if text is None or "%" in rest or re.search(r"[A-Za-z]", rest):
+        raise RewriteError(f"to_char format {text!r} has no SQLite form (only YYYY MM DD HH24 MI SS)")
 
 
 def _is_age(node: exp.Expr) -> bool:

@@ -100,6 +100,10 @@ CASES = [
     ("SELECT id FROM ev WHERE ts2 - ts <= INTERVAL '90 minutes'", [(4,)]),
     ("SELECT ts2 - ts FROM ev WHERE id = 4", [(dt.timedelta(hours=1),)]),
     ("SELECT id FROM ev WHERE ts2 < d2 + INTERVAL '2 weeks'", [(2,)]),
+    (
+        "SELECT to_char(ts, 'YYYY-MM'), to_char(ts, 'YYYY-MM-DD HH24:MI:SS') FROM ev WHERE id = 3",
+        [("2023-11", "2023-11-15 08:05:09")],
+    ),
     # completed years, negative when the first date is the earlier one
     (
         "SELECT id, EXTRACT(YEAR FROM age(d2, d)), EXTRACT(YEAR FROM age(d, d2)) FROM ev WHERE id IN (2, 4)",
@@ -117,6 +121,8 @@ REFUSED = [
     ("SELECT age(d) FROM ev", "age()"),
     ("SELECT id FROM ev WHERE ts2 - ts > INTERVAL '1 month'", "months"),
     ("SELECT EXTRACT(CENTURY FROM d) FROM ev", "CENTURY"),
+    ("SELECT to_char(ts, 'Mon YYYY') FROM ev", "to_char format"),
+    ("SELECT to_char(ts, 'FMDay') FROM ev", "to_char format"),
 ]
 
 
