@@ -21,6 +21,7 @@ PostgreSQL                                  SQLite (same value, same text format
                                             fixed length that it is compared with
 ``EXTRACT(YEAR FROM AGE(a, b))``            completed years from the calendar fields
 ``to_char(x, 'YYYY-MM')``                   ``STRFTIME('%Y-%m', x)`` (sqlglot; names refused)
+``FROM generate_series(a, b, step) AS t(x)``  a recursive CTE adding ``step`` up to ``b``
 ==========================================  ============================================
 
 Types come from the database's columns (``schema``) through sqlglot's type annotation,
@@ -293,6 +294,7 @@ def _age_years(a: exp.Expr, b: exp.Expr) -> exp.Expr:
 
 def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr:
     """``tree`` (PostgreSQL) with date/time semantics in SQLite's functions; RewriteError if none."""
+    tree = _series_as_cte(tree)
     for unsupported in tree.find_all(exp.GroupingSets, exp.Rollup, exp.Cube, exp.GenerateSeries):
         names = {exp.GroupingSets: "GROUPING SETS", exp.Rollup: "ROLLUP", exp.Cube: "CUBE"}
         name = names.get(type(unsupported), "generate_series()")
@@ -309,6 +311,58 @@ def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr
     return typed
 
 
+def _series_as_cte(tree: exp.Expr) -> exp.Expr:
+    """``FROM generate_series(a, b[, step]) AS t(x)`` as a recursive CTE in a subquery.
+
+    Each value is the previous one plus the step (months clamped as PostgreSQL does), and
+    the series stops past ``b``, so the values are PostgreSQL's; other uses of
+    generate_series stay refused.
+    """
+    for n, series in enumerate(list(tree.find_all(exp.GenerateSeries))):
+        table = series.parent
+        if not isinstance(table, exp.Table) or table.this is not series:
+            continue
+        start, end, step = series.args.get("start"), series.args.get("end"), series.args.get("step")
+        if start is None or end is None:
+            continue
+        alias = table.args.get("alias")
+        columns = alias.columns if isinstance(alias, exp.TableAlias) else []
+        name = alias.name if isinstance(alias, exp.TableAlias) and alias.name else "generate_series"
+        column = columns[0].name if columns else name
+        value = exp.column("v")
+        if isinstance(step, exp.Interval):
+            months, seconds = _interval_parts(step)
+            ascending = months > 0 or (months == 0 and seconds > 0)
+            following = _shift(value, step, 1)
+            # PostgreSQL steps dates by intervals as timestamps; compare in one text format.
+            start, end = _fn("DATETIME", start.copy()), _fn("DATETIME", end.copy())
+        else:
+            step = step or exp.Literal.number(1)
+            if not step.is_int or int(step.to_py()) == 0:
+                continue  # a step known only at run time: left refused below
+            ascending = int(step.to_py()) > 0
+            following = exp.Add(this=value, expression=step.copy())
+        within = exp.LTE if ascending else exp.GTE
+        cte = f"_series{n}"
+        anchor = exp.select(exp.alias_(start.copy(), "v")).where(
+            within(this=start.copy(), expression=end.copy())
+        )
+        recursive = (
+            exp.select(exp.alias_(following, "v"))
+            .from_(cte)
+            .where(within(this=following.copy(), expression=end.copy()))
+        )
+        # Typed for the rewrites outside (a timestamp CAST is DATETIME() in SQLite).
+        out = exp.cast(exp.column("v"), "TIMESTAMP") if isinstance(step, exp.Interval) else exp.column("v")
+        body = (
+            exp.select(exp.alias_(out, column))
+            .from_(cte)
+            .with_(cte, as_=exp.union(anchor, recursive, distinct=False), recursive=True)
+        )
+        table.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(name))))
+    return tree
+
+
 def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, exp.Extract):
         return _extract(node)
@@ -320,6 +374,7 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
         _check_format(node)
         return None
     if isinstance(node, exp.Interval) and not _is_shift_operand(node):
+        _check_interval_context(node)
         return _interval_days(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "age" and not _is_age(node):
         raise RewriteError("age() of one argument counts from today: not reproducible")
@@ -360,6 +415,19 @@ def _check_format(node: exp.TimeToStr) -> None:
 def _is_age(node: exp.Expr) -> bool:
     """``age(a, b)``; the one-argument form counts from today, which no gold should."""
     return isinstance(node, exp.Anonymous) and node.name.lower() == "age" and len(node.expressions) == 2
+
+
+def _check_interval_context(node: exp.Interval) -> None:
+    """An interval literal becomes days only beside an interval; else its use is unknown.
+
+    ``x + INTERVAL '1 day'`` with ``x`` of unknown type (no schema, a column sqlglot
+    cannot type) would otherwise add a number of days to a text timestamp.
+    """
+    parent = node.parent
+    if isinstance(parent, exp.Binary) and not isinstance(parent, exp.Connector):
+        other = parent.right if parent.left is node else parent.left
+        if _kind(other) != "interval":
+            raise RewriteError(f"cannot tell the type of what {node.sql('postgres')} is used with")
 
 
 def _is_shift_operand(node: exp.Interval) -> bool:
