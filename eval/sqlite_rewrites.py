@@ -22,6 +22,7 @@ PostgreSQL                                  SQLite (same value, same text format
 ``EXTRACT(YEAR FROM AGE(a, b))``            completed years from the calendar fields
 ``to_char(x, 'YYYY-MM')``                   ``STRFTIME('%Y-%m', x)`` (sqlglot; names refused)
 ``FROM generate_series(a, b, step) AS t(x)``  a recursive CTE adding ``step`` up to ``b``
+``GROUP BY GROUPING SETS / ROLLUP / CUBE``  a UNION ALL of one GROUP BY per set
 ==========================================  ============================================
 
 Types come from the database's columns (``schema``) through sqlglot's type annotation,
@@ -294,10 +295,12 @@ def _age_years(a: exp.Expr, b: exp.Expr) -> exp.Expr:
 
 def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr:
     """``tree`` (PostgreSQL) with date/time semantics in SQLite's functions; RewriteError if none."""
-    tree = _series_as_cte(tree)
+    tree = _grouping_sets_as_union(_series_as_cte(tree))
     for unsupported in tree.find_all(exp.GroupingSets, exp.Rollup, exp.Cube, exp.GenerateSeries):
         names = {exp.GroupingSets: "GROUPING SETS", exp.Rollup: "ROLLUP", exp.Cube: "CUBE"}
         name = names.get(type(unsupported), "generate_series()")
+        if name != "generate_series()":
+            name += " with ORDER BY, LIMIT, DISTINCT, a window or GROUPING()"
         raise RewriteError(f"{name} is not supported by SQLite")
     typed: exp.Expr = _annotated(tree, schema)
     for node in reversed(list(typed.walk())):  # children before their parents
@@ -309,6 +312,81 @@ def rewrite_for_sqlite(tree: exp.Expr, schema: Schema | None = None) -> exp.Expr
             else:
                 node.replace(new)
     return typed
+
+
+def _grouping_sets_as_union(tree: exp.Expr) -> exp.Expr:
+    """``GROUP BY GROUPING SETS / ROLLUP / CUBE`` as a UNION ALL of plain GROUP BYs.
+
+    Each branch groups by one set; grouping expressions outside it read NULL (outside
+    aggregates), as in PostgreSQL. Refused (left in place) with ORDER BY, LIMIT, DISTINCT,
+    window functions or GROUPING(), which a union of branches would change.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        group = select.args.get("group")
+        kinds = (exp.GroupingSets, exp.Rollup, exp.Cube)
+        if not isinstance(group, exp.Group) or not any(isinstance(e, kinds) for e in group.expressions):
+            continue
+        blocked = ("order", "limit", "offset", "distinct")
+        if any(select.args.get(k) for k in blocked) or select.find(exp.Window, exp.Grouping, exp.GroupingId):
+            continue
+        sets = _expand_sets(group.expressions)
+        if sets is None:
+            continue
+        every = {e.sql(): e for chosen in sets for e in chosen}
+        with_ = select.args.get("with_")
+        branches = [_branch(select, chosen, every) for chosen in sets]
+        union: exp.Expr = branches[0]
+        for branch in branches[1:]:
+            union = exp.union(union, branch, distinct=False)
+        if with_ is not None:
+            union.set("with_", with_.copy())
+        if select is tree:
+            tree = union
+        else:
+            select.replace(exp.paren(union) if isinstance(select.parent, exp.Union) else union)
+    return tree
+
+
+def _expand_sets(items: list[exp.Expr]) -> list[list[exp.Expr]] | None:
+    """The grouping sets a GROUP BY list stands for (their cross product), in order."""
+    sets: list[list[exp.Expr]] = [[]]
+    for item in items:
+        if isinstance(item, exp.GroupingSets):
+            options = [_members(o) for o in item.expressions]
+        elif isinstance(item, (exp.Rollup, exp.Cube)):
+            members = [_members(m) for m in item.expressions]  # (a, b) is one element
+            n = len(members)
+            if isinstance(item, exp.Rollup):
+                picks = [list(range(k)) for k in range(n, -1, -1)]
+            else:
+                picks = [[i for i in range(n) if mask >> i & 1] for mask in range(2**n - 1, -1, -1)]
+            options = [[e for i in pick for e in members[i]] for pick in picks]
+        else:
+            options = [[item]]
+        sets = [chosen + option for chosen in sets for option in options]
+    return sets if len(sets) <= 64 else None
+
+
+def _members(option: exp.Expr) -> list[exp.Expr]:
+    if isinstance(option, exp.Tuple):
+        return list(option.expressions)
+    return [option.this if isinstance(option, exp.Paren) else option]
+
+
+def _branch(select: exp.Select, chosen: list[exp.Expr], every: dict[str, exp.Expr]) -> exp.Select:
+    """``select`` grouped by ``chosen``; the other grouping expressions NULL outside aggregates."""
+    branch = select.copy()
+    branch.set("with_", None)
+    kept = {e.sql() for e in chosen}
+    branch.set("group", exp.Group(expressions=[e.copy() for e in chosen]) if chosen else None)
+    nulled = set(every) - kept
+    for part in [*branch.expressions, branch.args.get("having")]:
+        if part is None:
+            continue
+        for node in list(part.walk()):
+            if node.sql() in nulled and not node.find_ancestor(exp.AggFunc) and node.parent is not None:
+                node.replace(exp.Null())
+    return branch
 
 
 def _series_as_cte(tree: exp.Expr) -> exp.Expr:
