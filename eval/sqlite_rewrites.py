@@ -23,6 +23,7 @@ PostgreSQL                                  SQLite (same value, same text format
 ``to_char(x, 'YYYY-MM')``                   ``STRFTIME('%Y-%m', x)`` (sqlglot; names refused)
 ``FROM generate_series(a, b, step) AS t(x)``  a recursive CTE adding ``step`` up to ``b``
 ``GROUP BY GROUPING SETS / ROLLUP / CUBE``  a UNION ALL of one GROUP BY per set
+``num1 = num2`` (both ``numeric``)          equal within float rounding (relative 1e-9)
 ==========================================  ============================================
 
 Types come from the database's columns (``schema``) through sqlglot's type annotation,
@@ -448,6 +449,8 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr | None:
         return _trunc(node.text("unit").upper(), node.this)
     if isinstance(node, (exp.Add, exp.Sub)):
         return _arith(node)
+    if isinstance(node, (exp.EQ, exp.NEQ)) and _is_decimal(node.left) and _is_decimal(node.right):
+        return _float_equality(node)
     if isinstance(node, exp.TimeToStr):
         _check_format(node)
         return None
@@ -493,6 +496,34 @@ def _check_format(node: exp.TimeToStr) -> None:
 def _is_age(node: exp.Expr) -> bool:
     """``age(a, b)``; the one-argument form counts from today, which no gold should."""
     return isinstance(node, exp.Anonymous) and node.name.lower() == "age" and len(node.expressions) == 2
+
+
+# Relative difference under which two computed numerics count as equal: sums of REAL
+# differ from PostgreSQL's exact numeric sums by about 1e-15; real data by far more.
+_REL_TOLERANCE = 1e-9
+
+
+def _is_decimal(node: exp.Expr) -> bool:
+    return bool(node.type and node.type.this == exp.DType.DECIMAL)
+
+
+def _float_equality(node: exp.EQ | exp.NEQ) -> exp.Expr:
+    """``a = b`` on ``numeric`` values, which SQLite keeps as floating-point REAL.
+
+    ``SUM`` of REALs is not exactly PostgreSQL's exact sum, so the test becomes "equal
+    within float rounding"; NULL still gives NULL.
+    """
+    a, b = node.left, node.right
+    gap = _fn("ABS", exp.Sub(this=a.copy(), expression=b.copy()))
+    scale = exp.Mul(
+        this=exp.Literal.number(_REL_TOLERANCE),
+        expression=_fn("MAX", _fn("ABS", a.copy()), _fn("ABS", b.copy())),
+    )
+    return (
+        exp.LTE(this=gap, expression=scale)
+        if isinstance(node, exp.EQ)
+        else exp.GT(this=gap, expression=scale)
+    )
 
 
 def _check_interval_context(node: exp.Interval) -> None:

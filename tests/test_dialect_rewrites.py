@@ -36,6 +36,8 @@ INSERT INTO ev VALUES
   (2, '2024-03-03', '2024-03-01', '2024-02-29 23:59:59', '2024-03-03 00:00:00'),
   (3, '2024-12-30', '2025-01-02', '2023-11-15 08:05:09', NULL),
   (4, '2020-02-29', '2024-02-28', '2024-05-19 12:00:00', '2024-05-19 13:00:00');
+CREATE TABLE pay (id integer PRIMARY KEY, part numeric(10,3) NOT NULL);
+INSERT INTO pay VALUES (1, 0.1), (2, 0.2), (3, 0.3), (4, 0.301);
 """
 
 D, T = dt.date, dt.datetime
@@ -137,6 +139,12 @@ CASES = [
     (
         "SELECT id % 2 AS odd, d2 > d AS later, COUNT(*) FROM ev GROUP BY CUBE (id % 2, (d2 > d)) HAVING COUNT(*) > 1",
         [(1, True, 2), (1, None, 2), (0, None, 2), (None, True, 3), (None, None, 4)],
+    ),
+    # exact numeric sums compared for equality (0.1 + 0.2 is not 0.3 in floating point)
+    ("SELECT p.id FROM (SELECT SUM(part) AS s FROM pay WHERE id <= 2) a JOIN pay p ON a.s = p.part", [(3,)]),
+    (
+        "SELECT p.id FROM (SELECT SUM(part) AS s FROM pay WHERE id <= 2) a JOIN pay p ON a.s <> p.part",
+        [(1,), (2,), (4,)],
     ),
     # completed years, negative when the first date is the earlier one
     (
