@@ -36,8 +36,9 @@ class TranspileError(SqlTextError):
 def transpile_query(sql: str, dialect: str, schema: Schema | None = None) -> str:
     """``sql`` (PostgreSQL) in ``dialect``; raises TranspileError where sqlglot would guess.
 
-    ``schema`` (table -> column -> PostgreSQL type, see :func:`schema_columns`) lets the
-    SQLite rewrites (:mod:`eval.sqlite_rewrites`) tell dates, timestamps and intervals apart.
+    ``schema`` (table -> column -> PostgreSQL type, as :func:`schema_statements` collects
+    them) lets the SQLite rewrites (:mod:`eval.sqlite_rewrites`) tell dates, timestamps,
+    intervals and numerics apart.
     """
     if dialect == DIALECT:
         return sql
@@ -73,11 +74,12 @@ def _generate(tree: exp.Expr, dialect: str) -> str:
 _SKIPPED = (exp.Set, exp.Command, exp.Comment, exp.Grant, exp.Transaction, exp.Commit)
 
 
-def schema_statements(text: str, dialect: str) -> list[str]:
+def schema_statements(text: str, dialect: str, columns: dict[str, dict[str, str]] | None = None) -> list[str]:
     """The statements of one schema file (PostgreSQL) as ``dialect`` text, in order.
 
     Comments (``COMMENT ON``), ``SET``, ownership and other PostgreSQL-only commands are
-    dropped; what does not parse or transpile raises TranspileError.
+    dropped; what does not parse or transpile raises TranspileError. ``columns``, when
+    given, receives table -> column -> PostgreSQL type (for :func:`transpile_query`).
     """
     try:
         trees = sqlglot.parse(text, read=DIALECT)
@@ -88,27 +90,22 @@ def schema_statements(text: str, dialect: str) -> list[str]:
         if not isinstance(tree, exp.Expression) or isinstance(tree, _SKIPPED) or _is_pg_only(tree):
             continue
         if isinstance(tree, exp.Create):
+            if columns is not None and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
+                columns[tree.this.this.name] = _column_types(tree)
             tree = _without_foreign_keys(tree)
         out.append(_generate(tree, dialect))
     return out
 
 
-def schema_columns(text: str) -> dict[str, dict[str, str]]:
-    """table -> column -> type of the CREATE TABLE statements in one PostgreSQL schema file."""
-    out: dict[str, dict[str, str]] = {}
-    try:
-        trees = sqlglot.parse(text, read=DIALECT)
-    except (ParseError, TokenError):
-        return out
-    for tree in trees:
-        if isinstance(tree, exp.Create) and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
-            columns = {
-                col.name: col.args["kind"].sql(DIALECT)
-                for col in tree.this.expressions
-                if isinstance(col, exp.ColumnDef) and col.args.get("kind")
-            }
-            out[tree.this.this.name] = columns
-    return out
+def _column_types(tree: exp.Create) -> dict[str, str]:
+    """column -> PostgreSQL type of one CREATE TABLE."""
+    if not isinstance(tree.this, exp.Schema):
+        return {}
+    return {
+        col.name: col.args["kind"].sql(DIALECT)
+        for col in tree.this.expressions
+        if isinstance(col, exp.ColumnDef) and col.args.get("kind")
+    }
 
 
 def _without_foreign_keys(tree: exp.Expression) -> exp.Expression:

@@ -23,7 +23,7 @@ from typing import Any
 import sqlglot
 
 from eval.db.base import Backend, ExecLimits
-from eval.dialects import TranspileError, schema_columns, schema_statements, transpile_query
+from eval.dialects import TranspileError, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -57,23 +57,25 @@ class FileBackend(Backend):
         for name, source in sources.items():
             content_hash = self._file_hash(source)
             path = self.directory / f"{name}-{content_hash[:20]}{self.suffix}"
-            statements = self._statements(source)
+            columns: dict[str, dict[str, str]] = {}
+            statements = self._statements(source, columns)
             if not path.exists():
                 self._build_atomically(path, statements)
             self._paths[name] = path
             self._hashes[name] = content_hash
-            self._columns[name] = {t: c for _, text in source.read() for t, c in schema_columns(text).items()}
+            self._columns[name] = columns
             self._ddl[name] = ";\n".join(s for s in statements if s.upper().startswith("CREATE")) + ";"
 
     def _file_hash(self, source: SchemaSource) -> str:
         key = f"{source.content_hash}\0{self.dialect}\0{sqlglot.__version__}\0{FILE_FORMAT}"
         return hashlib.sha256(key.encode()).hexdigest()
 
-    def _statements(self, source: SchemaSource) -> list[str]:
+    def _statements(self, source: SchemaSource, columns: dict[str, dict[str, str]]) -> list[str]:
+        """The transpiled statements; ``columns`` receives the column types, for gold rewrites."""
         out = []
         for path, text in source.read():
             try:
-                out.extend(schema_statements(text, self.dialect))
+                out.extend(schema_statements(text, self.dialect, columns))
             except TranspileError as exc:
                 raise BadInput(f"schema file {path} cannot be transpiled to {self.dialect}: {exc}") from exc
         return out
