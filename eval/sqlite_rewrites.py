@@ -265,8 +265,10 @@ def _shift(x: exp.Expr, interval: exp.Interval, sign: int) -> exp.Expr:
     value = x
     if months:
         value = _fn("PG_ADD_MONTHS", value, exp.Literal.number(sign * months))
-    # DATETIME keeps whole seconds, as the data does; fractions are kept when present.
-    modifier = f"{sign * seconds:+g} seconds"
+    # DATETIME gives whole seconds, the data's format; fractions of a second are not kept.
+    if not float(seconds).is_integer():
+        raise RewriteError("an interval with a fraction of a second has no SQLite form here")
+    modifier = f"{sign * seconds:+.6f} seconds"  # not %g: it keeps only 6 digits
     return _fn("DATETIME", value, exp.Literal.string(modifier))
 
 

@@ -87,6 +87,7 @@ CASES = [
         "SELECT ts - INTERVAL '1 year 2 days', ts + INTERVAL '36 hours', ts + INTERVAL '90' MINUTE FROM ev WHERE id = 2",
         [(T(2023, 2, 26, 23, 59, 59), T(2024, 3, 2, 11, 59, 59), T(2024, 3, 1, 1, 29, 59))],
     ),
+    ("SELECT ts + INTERVAL '100 days 1 second' FROM ev WHERE id = 3", [(T(2024, 2, 23, 8, 5, 10),)]),
     (
         "SELECT d + INTERVAL '1 day', d + 1, d - 3 FROM ev WHERE id = 4",
         [(T(2020, 3, 1), D(2020, 3, 1), D(2020, 2, 26))],
@@ -163,6 +164,7 @@ REFUSED = [
     ("SELECT age(d) FROM ev", "age()"),
     ("SELECT id FROM ev WHERE ts2 - ts > INTERVAL '1 month'", "months"),
     ("SELECT EXTRACT(CENTURY FROM d) FROM ev", "CENTURY"),
+    ("SELECT ts + INTERVAL '1.5 seconds' FROM ev", "fraction of a second"),
     ("SELECT to_char(ts, 'Mon YYYY') FROM ev", "to_char format"),
     ("SELECT to_char(ts, 'FMDay') FROM ev", "to_char format"),
 ]
