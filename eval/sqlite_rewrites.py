@@ -223,6 +223,7 @@ def _trunc(unit: str, x: exp.Expr) -> exp.Expr:
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 _UNIT_MONTHS = {"month": 1, "year": 12}
+_UNIT_ALIASES = {"sec": "second", "min": "minute", "hr": "hour", "mon": "month", "yr": "year"}
 _PART = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*([a-z]+?)s?\b", re.IGNORECASE)
 
 
@@ -239,6 +240,7 @@ def _interval_parts(node: exp.Interval) -> tuple[int, float]:
         if text[pos : match.start()].strip():
             break
         amount, name = float(match.group(1)), match.group(2).lower().rstrip("s")
+        name = _UNIT_ALIASES.get(name, name)
         if name in _UNIT_MONTHS and amount.is_integer():
             months += int(amount) * _UNIT_MONTHS[name]
         elif name in _UNIT_SECONDS:
@@ -555,6 +557,8 @@ def _arith(node: exp.Add | exp.Sub) -> exp.Expr | None:
     lk, rk = _kind(left), _kind(right)
     sign = -1 if isinstance(node, exp.Sub) else 1
     temporal = ("date", "timestamp")
+    if lk not in temporal and rk not in temporal:
+        return None  # numbers, or intervals kept as days: SQLite's + and - are right
     if lk in temporal and isinstance(right, exp.Interval):
         return _shift(left, right, sign)
     if rk in temporal and isinstance(left, exp.Interval) and sign == 1:
@@ -562,19 +566,24 @@ def _arith(node: exp.Add | exp.Sub) -> exp.Expr | None:
     if lk in temporal and rk in temporal and sign == -1:
         days = exp.Sub(this=_julian(left), expression=_julian(right))
         return _int(days) if lk == rk == "date" else exp.paren(days)
-    if lk == "date" and rk is None and right.type and right.type.is_type(*exp.DataType.INTEGER_TYPES):
-        return _fn(
-            "DATE",
-            left,
-            _fn(
-                "PRINTF",
-                exp.Literal.string("%+d days"),
-                exp.Mul(this=right, expression=exp.Literal.number(sign)),
-            ),
-        )
-    if (lk in temporal and rk is not None) or (rk in temporal and lk is not None):
-        raise RewriteError(f"{lk} {'-' if sign < 0 else '+'} {rk} has no SQLite form here")
-    return None
+    if lk == "date" and _is_integer(right):
+        return _add_days(left, right, sign)
+    if rk == "date" and _is_integer(left) and sign == 1:
+        return _add_days(right, left, 1)
+    # Anything else beside a date or timestamp (an untyped operand, an interval column)
+    # would be text arithmetic in SQLite: refused rather than guessed.
+    op = "-" if sign < 0 else "+"
+    raise RewriteError(f"{lk or 'an untyped value'} {op} {rk or 'an untyped value'} has no SQLite form here")
+
+
+def _is_integer(node: exp.Expr) -> bool:
+    return bool(node.type and node.type.is_type(*exp.DataType.INTEGER_TYPES))
+
+
+def _add_days(day: exp.Expr, count: exp.Expr, sign: int) -> exp.Expr:
+    """``date ± n``: a date, as PostgreSQL gives."""
+    days = exp.Mul(this=exp.paren(count), expression=exp.Literal.number(sign))
+    return _fn("DATE", day, _fn("PRINTF", exp.Literal.string("%+d days"), days))
 
 
 # ----------------------------------------------------------------------------- functions

@@ -89,6 +89,10 @@ CASES = [
     ),
     ("SELECT ts + INTERVAL '100 days 1 second' FROM ev WHERE id = 3", [(T(2024, 2, 23, 8, 5, 10),)]),
     (
+        "SELECT ts - INTERVAL '2 hrs 5 mins', 7 + d FROM ev WHERE id = 3",
+        [(T(2023, 11, 15, 6, 0, 9), D(2025, 1, 6))],
+    ),
+    (
         "SELECT d + INTERVAL '1 day', d + 1, d - 3 FROM ev WHERE id = 4",
         [(T(2020, 3, 1), D(2020, 3, 1), D(2020, 2, 26))],
     ),
@@ -164,6 +168,7 @@ REFUSED = [
     ("SELECT age(d) FROM ev", "age()"),
     ("SELECT id FROM ev WHERE ts2 - ts > INTERVAL '1 month'", "months"),
     ("SELECT EXTRACT(CENTURY FROM d) FROM ev", "CENTURY"),
+    ("SELECT ts - (SELECT MIN(x) FROM (VALUES (1)) AS v(x)) FROM ev", "untyped"),
     ("SELECT ts + INTERVAL '1.5 seconds' FROM ev", "fraction of a second"),
     ("SELECT to_char(ts, 'Mon YYYY') FROM ev", "to_char format"),
     ("SELECT to_char(ts, 'FMDay') FROM ev", "to_char format"),
