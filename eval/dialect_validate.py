@@ -42,7 +42,7 @@ def check_transpiled(reference: Backend, target: Backend, question: Question) ->
     found = []
     for sql, keys in zip(plan.expansions, plan.order_keys):
         try:
-            text = target.gold_sql(sql)
+            text = target.gold_sql(sql, question.db_name)
         except SqlTextError as exc:
             found.append(Unfaithful(question, "transpile error", f"{exc}  ({sql})"))
             continue

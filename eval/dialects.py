@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 
 from eval.records import QueryResult
+from eval.sqlite_rewrites import RewriteError, Schema, rewrite_for_sqlite
 from eval.sqltext import DIALECT, SqlTextError
 
 DIALECTS = ("postgres", "duckdb", "sqlite")
@@ -32,11 +33,21 @@ class TranspileError(SqlTextError):
     """sqlglot cannot turn the PostgreSQL text into the target dialect faithfully."""
 
 
-def transpile_query(sql: str, dialect: str) -> str:
-    """``sql`` (PostgreSQL) in ``dialect``; raises TranspileError where sqlglot would guess."""
+def transpile_query(sql: str, dialect: str, schema: Schema | None = None) -> str:
+    """``sql`` (PostgreSQL) in ``dialect``; raises TranspileError where sqlglot would guess.
+
+    ``schema`` (table -> column -> PostgreSQL type, as :func:`schema_statements` collects
+    them) lets the SQLite rewrites (:mod:`eval.sqlite_rewrites`) tell dates, timestamps,
+    intervals and numerics apart.
+    """
     if dialect == DIALECT:
         return sql
-    tree = _parse_one(sql)
+    tree: exp.Expr = _parse_one(sql)
+    if dialect == "sqlite":
+        try:
+            tree = rewrite_for_sqlite(tree, schema)
+        except RewriteError as exc:
+            raise TranspileError(f"not faithful in sqlite: {exc}") from exc
     return _generate(tree, dialect)
 
 
@@ -50,7 +61,7 @@ def _parse_one(sql: str) -> exp.Expression:
     return trees[0]
 
 
-def _generate(tree: exp.Expression, dialect: str) -> str:
+def _generate(tree: exp.Expr, dialect: str) -> str:
     try:
         # RAISE: an unsupported construct is an error, not a silently different query.
         return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
@@ -63,11 +74,12 @@ def _generate(tree: exp.Expression, dialect: str) -> str:
 _SKIPPED = (exp.Set, exp.Command, exp.Comment, exp.Grant, exp.Transaction, exp.Commit)
 
 
-def schema_statements(text: str, dialect: str) -> list[str]:
+def schema_statements(text: str, dialect: str, columns: dict[str, dict[str, str]] | None = None) -> list[str]:
     """The statements of one schema file (PostgreSQL) as ``dialect`` text, in order.
 
     Comments (``COMMENT ON``), ``SET``, ownership and other PostgreSQL-only commands are
-    dropped; what does not parse or transpile raises TranspileError.
+    dropped; what does not parse or transpile raises TranspileError. ``columns``, when
+    given, receives table -> column -> PostgreSQL type (for :func:`transpile_query`).
     """
     try:
         trees = sqlglot.parse(text, read=DIALECT)
@@ -78,9 +90,22 @@ def schema_statements(text: str, dialect: str) -> list[str]:
         if not isinstance(tree, exp.Expression) or isinstance(tree, _SKIPPED) or _is_pg_only(tree):
             continue
         if isinstance(tree, exp.Create):
+            if columns is not None and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
+                columns[tree.this.this.name] = _column_types(tree)
             tree = _without_foreign_keys(tree)
         out.append(_generate(tree, dialect))
     return out
+
+
+def _column_types(tree: exp.Create) -> dict[str, str]:
+    """column -> PostgreSQL type of one CREATE TABLE."""
+    if not isinstance(tree.this, exp.Schema):
+        return {}
+    return {
+        col.name: col.args["kind"].sql(DIALECT)
+        for col in tree.this.expressions
+        if isinstance(col, exp.ColumnDef) and col.args.get("kind")
+    }
 
 
 def _without_foreign_keys(tree: exp.Expression) -> exp.Expression:
@@ -120,7 +145,8 @@ def comparable(result: QueryResult) -> QueryResult:
     - booleans become 0/1 (SQLite has no boolean type);
     - ISO text dates and timestamps become ``date``/``datetime`` (SQLite stores them as text);
     - Decimal and float are left alone: the comparator already equates them within tolerance;
-    - time zones are dropped from aware timestamps after converting to UTC.
+    - time zones are dropped from aware timestamps after converting to UTC;
+    - intervals become a number of days (how the SQLite rewrites keep them).
     """
     rows = tuple(tuple(_value(v) for v in row) for row in result.rows)
     return replace(result, rows=rows)
@@ -135,6 +161,8 @@ def _value(value: Any) -> Any:
         if _ISO_TIMESTAMP.match(value):
             return dt.datetime.fromisoformat(value)
         return value
+    if isinstance(value, dt.timedelta):
+        return value / dt.timedelta(days=1)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value

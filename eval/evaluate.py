@@ -63,12 +63,12 @@ def plan_gold(question: Question) -> GoldPlan:
     return GoldPlan(tuple(runnable), tuple(keys))
 
 
-def oracle_sql(backend: Backend, plan: GoldPlan) -> str:
+def oracle_sql(backend: Backend, plan: GoldPlan, db_name: str = "") -> str:
     """The oracle's answer: the first gold expansion, in the backend's dialect."""
     if not plan.expansions:
         return ""
     try:
-        return backend.gold_sql(plan.expansions[0])
+        return backend.gold_sql(plan.expansions[0], db_name)
     except SqlTextError:
         return plan.expansions[0]
 
@@ -115,7 +115,9 @@ class Evaluator:
             for question, _ in items:  # queue every gold expansion first: they are shared
                 for sql in plans[question.index].expansions:
                     with contextlib.suppress(SqlTextError):  # reported by _gold_result
-                        self._submit(question.db_name, self.backend.gold_sql(sql), gold=True)
+                        self._submit(
+                            question.db_name, self.backend.gold_sql(sql, question.db_name), gold=True
+                        )
             futures = [
                 pool.submit(self._evaluate_one, question, prediction, plans[question.index])
                 for question, prediction in items
@@ -200,7 +202,7 @@ class Evaluator:
     def _gold_result(self, db_name: str, sql: str) -> QueryResult:
         """A gold expansion's result, run in the backend's dialect (transpiled if need be)."""
         try:
-            text = self.backend.gold_sql(sql)
+            text = self.backend.gold_sql(sql, db_name)
         except SqlTextError as exc:
             return QueryResult(error=f"gold does not transpile to {self.backend.dialect}: {exc}")
         return self._result(db_name, text, gold=True)

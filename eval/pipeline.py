@@ -123,7 +123,7 @@ def run(config: RunConfig) -> int:
             )
         requests = build_requests(
             questions,
-            gold_of=lambda q: oracle_sql(backend, plans[q.index]),
+            gold_of=lambda q: oracle_sql(backend, plans[q.index], q.db_name),
             render=prompting.render if prompting else None,
         )
         with runner_cls(config.runner_config) as runner:

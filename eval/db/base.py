@@ -44,8 +44,8 @@ class Backend(abc.ABC):
         Safe to call from several threads at once.
         """
 
-    def gold_sql(self, sql: str) -> str:
-        """A gold query (written for PostgreSQL) as this engine runs it.
+    def gold_sql(self, sql: str, db_name: str = "") -> str:
+        """A gold query (written for PostgreSQL) as this engine runs it on ``db_name``.
 
         Raises :class:`eval.sqltext.SqlTextError` when it cannot be transpiled faithfully.
         """

@@ -44,7 +44,8 @@ class FileBackend(Backend):
         self._paths: dict[str, Path] = {}
         self._hashes: dict[str, str] = {}
         self._ddl: dict[str, str] = {}
-        self._gold: dict[str, str | TranspileError] = {}
+        self._columns: dict[str, dict[str, dict[str, str]]] = {}
+        self._gold: dict[tuple[str, str], str | TranspileError] = {}
         self._gold_lock = threading.Lock()
         self._pools: dict[str, queue.LifoQueue[Any]] = {}
         self._pool_lock = threading.Lock()
@@ -56,22 +57,25 @@ class FileBackend(Backend):
         for name, source in sources.items():
             content_hash = self._file_hash(source)
             path = self.directory / f"{name}-{content_hash[:20]}{self.suffix}"
-            statements = self._statements(source)
+            columns: dict[str, dict[str, str]] = {}
+            statements = self._statements(source, columns)
             if not path.exists():
                 self._build_atomically(path, statements)
             self._paths[name] = path
             self._hashes[name] = content_hash
+            self._columns[name] = columns
             self._ddl[name] = ";\n".join(s for s in statements if s.upper().startswith("CREATE")) + ";"
 
     def _file_hash(self, source: SchemaSource) -> str:
         key = f"{source.content_hash}\0{self.dialect}\0{sqlglot.__version__}\0{FILE_FORMAT}"
         return hashlib.sha256(key.encode()).hexdigest()
 
-    def _statements(self, source: SchemaSource) -> list[str]:
+    def _statements(self, source: SchemaSource, columns: dict[str, dict[str, str]]) -> list[str]:
+        """The transpiled statements; ``columns`` receives the column types, for gold rewrites."""
         out = []
         for path, text in source.read():
             try:
-                out.extend(schema_statements(text, self.dialect))
+                out.extend(schema_statements(text, self.dialect, columns))
             except TranspileError as exc:
                 raise BadInput(f"schema file {path} cannot be transpiled to {self.dialect}: {exc}") from exc
         return out
@@ -102,16 +106,17 @@ class FileBackend(Backend):
     def table_metadata(self, db_name: str) -> str:
         return self._ddl.get(db_name, "")
 
-    def gold_sql(self, sql: str) -> str:
+    def gold_sql(self, sql: str, db_name: str = "") -> str:
+        key = (db_name, sql)  # the same text may differ by the database's column types
         with self._gold_lock:
-            cached = self._gold.get(sql)
+            cached = self._gold.get(key)
         if cached is None:
             try:
-                cached = transpile_query(sql, self.dialect)
+                cached = transpile_query(sql, self.dialect, self._columns.get(db_name))
             except TranspileError as exc:
                 cached = exc
             with self._gold_lock:
-                self._gold[sql] = cached
+                self._gold[key] = cached
         if isinstance(cached, TranspileError):
             raise cached
         return cached

@@ -18,6 +18,7 @@ from typing import Any
 from eval.db.embedded import FileBackend, timeout_message
 from eval.errors import BadInput
 from eval.records import QueryResult
+from eval.sqlite_rewrites import register_functions
 
 # Authorizer actions a read-only query needs; anything else is denied.
 _ALLOWED = {
@@ -45,6 +46,7 @@ class _Reader:
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.conn.execute("PRAGMA query_only = ON")
         self.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        register_functions(self.conn)  # pure functions the gold rewrites call
         self.conn.set_authorizer(_authorize)
         self.deadline = float("inf")
         self.timed_out = False
