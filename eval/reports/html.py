@@ -21,7 +21,7 @@ from eval.output import atomic_write_text
 from eval.records import CATEGORIES
 from eval.reports.leaderboard import leaderboard_rows, load_runs, mixed_sets_warning, warn_missing_summaries
 from eval.reports.runs import Run, RunRow
-from eval.reports.stats import RunStats, run_stats
+from eval.reports.stats import RunStats, category_order, run_stats
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 # Okabe-Ito, then darker tones: distinguishable with the common colour-vision deficiencies.
@@ -157,8 +157,7 @@ def _pct(value: object) -> str:
 
 
 def chart_categories(stats: Sequence[RunStats]) -> list[str]:
-    present = {c for s in stats for c in s.by_category}
-    return ["overall", *[c for c in CATEGORIES if c in present], *sorted(present - set(CATEGORIES))]
+    return ["overall", *category_order(c for s in stats for c in s.by_category)]
 
 
 def category_chart(runs: Sequence[Run], stats: dict[int, RunStats]) -> str:

@@ -9,7 +9,7 @@ harness's own summary does); latency and tokens count every row.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -169,13 +169,17 @@ def run_stats(run: Run) -> RunStats:
     )
 
 
-def by_category(rows: Sequence[RunRow]) -> dict[str, Tally]:
+def category_order(categories: Iterable[str]) -> list[str]:
     """Known categories first (in CATEGORIES order), then any others, sorted."""
-    present = {r.category for r in rows}
-    order = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+    present = set(categories)
+    return [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+
+
+def by_category(rows: Sequence[RunRow]) -> dict[str, Tally]:
+    """A tally per category, in :func:`category_order`."""
     return {
         c: Tally(sum(r.correct for r in rows if r.category == c), sum(r.category == c for r in rows))
-        for c in order
+        for c in category_order(r.category for r in rows)
     }
 
 
