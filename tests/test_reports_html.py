@@ -161,3 +161,18 @@ def test_report_is_self_contained_with_its_policy(tmp_path, browser):
     dom = dump_dom(browser, report, tmp_path / "profile")
     assert dom.count('class="bar"') == 14
     assert "<img" not in dom
+
+
+def test_each_run_keeps_its_colour_when_a_file_is_named_twice(tmp_path):
+    good, bad = make_runs(tmp_path)
+    out = tmp_path / "report.html"
+    # good.json names good.csv: two runs with one path, which must not share a colour.
+    assert main(["report", str(good), str(good.with_suffix(".json")), str(bad), "-o", str(out)]) == 0
+    text = out.read_text()
+    table = text[text.index('id="leaderboard"') : text.index("</table>")]
+    legend = text[text.index('class="legend"') :]
+    swatch = re.compile(r'class="swatch" style="background:(#[0-9A-Fa-f]{6})"')
+    legend_colours = swatch.findall(legend)[:3]
+    assert len(set(legend_colours)) == 3
+    # Table order: good (9/12) twice, in argument order, then bad (3/12).
+    assert swatch.findall(table) == legend_colours

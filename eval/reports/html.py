@@ -19,9 +19,15 @@ from pathlib import Path
 from eval import __version__
 from eval.output import atomic_write_text
 from eval.records import CATEGORIES
-from eval.reports.leaderboard import leaderboard_rows, load_runs, mixed_sets_warning, warn_missing_summaries
+from eval.reports.leaderboard import (
+    leaderboard_row,
+    load_runs,
+    mixed_sets_warning,
+    ranked,
+    warn_missing_summaries,
+)
 from eval.reports.runs import Run, RunRow
-from eval.reports.stats import RunStats, category_order, run_stats
+from eval.reports.stats import RunStats, category_order
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 # Okabe-Ito, then darker tones: distinguishable with the common colour-vision deficiencies.
@@ -58,7 +64,8 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word; font-size: 12px;
 
 def render(runs: Sequence[Run], *, max_failures: int = 500, generated_at: str | None = None) -> str:
     """The whole report as one HTML string."""
-    stats = {id(run): run_stats(run) for run in runs}
+    board = ranked(runs)
+    stats = {id(run): s for _, run, s in board}
     when = generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     warning = mixed_sets_warning(runs)
     parts = [
@@ -72,7 +79,7 @@ def render(runs: Sequence[Run], *, max_failures: int = 500, generated_at: str | 
         "Accuracy counts questions whose gold query ran; the interval is the 95% Wilson score interval.</p>",
         f'<p class="warning" id="mixed-sets">{escape(warning)}</p>' if warning else "",
         "<h2>Leaderboard</h2>",
-        leaderboard_table(runs),
+        leaderboard_table(runs, board),
         "<h2>Accuracy by category</h2>",
         category_chart(runs, stats),
         "<h2>Failed questions</h2>",
@@ -85,8 +92,10 @@ def render(runs: Sequence[Run], *, max_failures: int = 500, generated_at: str | 
 # --------------------------------------------------------------------------- leaderboard
 
 
-def leaderboard_table(runs: Sequence[Run]) -> str:
-    colours = {str(run.path): PALETTE[i % len(PALETTE)] for i, run in enumerate(runs)}
+def leaderboard_table(runs: Sequence[Run], board: Sequence[tuple[int, Run, RunStats]]) -> str:
+    """The ``board`` (from :func:`ranked`) as a table; ``runs`` in argument order set the colours."""
+    # Keyed by the run, not its path: one file may be named twice (X.csv and X.json).
+    colours = {id(run): PALETTE[i % len(PALETTE)] for i, run in enumerate(runs)}
     headers = [
         "#",
         "run",
@@ -108,11 +117,12 @@ def leaderboard_table(runs: Sequence[Run]) -> str:
         "question set",
     ]
     body = []
-    for row in leaderboard_rows(runs):
+    for rank, run, run_figures in board:
+        row = leaderboard_row(rank, run, run_figures)
         ci = ""
         if row["accuracy_ci95_low"] != "":
             ci = f"{_pct(row['accuracy_ci95_low'])} – {_pct(row['accuracy_ci95_high'])}"
-        swatch = f'<span class="swatch" style="background:{colours[row["results_file"]]}"></span>'
+        swatch = f'<span class="swatch" style="background:{colours[id(run)]}"></span>'
         cells = [
             _num(row["rank"]),
             f'<td class="run" title="{escape(row["results_file"])}">{swatch}{escape(row["run"])}</td>',

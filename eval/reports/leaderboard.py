@@ -73,10 +73,11 @@ def ranked(runs: Sequence[Run]) -> list[tuple[int, Run, RunStats]]:
 
 
 def leaderboard_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    return [_row(rank, run, stats) for rank, run, stats in ranked(runs)]
+    return [leaderboard_row(rank, run, stats) for rank, run, stats in ranked(runs)]
 
 
-def _row(rank: int, run: Run, stats: RunStats) -> dict[str, Any]:
+def leaderboard_row(rank: int, run: Run, stats: RunStats) -> dict[str, Any]:
+    """One run's row: every column of :data:`COLUMNS`, formatted as in the CSV."""
     meta = run.meta
     low, high = stats.ci95 or (None, None)
     row: dict[str, Any] = {
