@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -23,8 +22,9 @@ from eval.reports.leaderboard import (
     leaderboard_row,
     load_runs,
     mixed_sets_warning,
+    percent,
     ranked,
-    warn_missing_summaries,
+    warn_about,
 )
 from eval.reports.runs import Run, RunRow
 from eval.reports.stats import RunStats, category_order
@@ -121,7 +121,7 @@ def leaderboard_table(runs: Sequence[Run], board: Sequence[tuple[int, Run, RunSt
         row = leaderboard_row(rank, run, run_figures)
         ci = ""
         if row["accuracy_ci95_low"] != "":
-            ci = f"{_pct(row['accuracy_ci95_low'])} – {_pct(row['accuracy_ci95_high'])}"
+            ci = f"{percent(row['accuracy_ci95_low'])} – {percent(row['accuracy_ci95_high'])}"
         swatch = f'<span class="swatch" style="background:{colours[id(run)]}"></span>'
         cells = [
             _num(row["rank"]),
@@ -131,13 +131,13 @@ def leaderboard_table(runs: Sequence[Run], board: Sequence[tuple[int, Run, RunSt
             _td(row["prompt_file"]),
             _num(row["num_beams"]),
             _num(row["n"]),
-            _num(_pct(row["accuracy"])),
+            _num(percent(row["accuracy"])),
             _num(ci),
-            *(_num(_pct(row[f"accuracy_{c}"])) for c in CATEGORIES),
-            _num(_pct(row["suite_accuracy"])),
-            _num(_pct(row["sql_exact_match"])),
-            _num(_pct(row["error_rate"])),
-            _num(_pct(row["timeout_rate"])),
+            *(_num(percent(row[f"accuracy_{c}"])) for c in CATEGORIES),
+            _num(percent(row["suite_accuracy"])),
+            _num(percent(row["sql_exact_match"])),
+            _num(percent(row["error_rate"])),
+            _num(percent(row["timeout_rate"])),
             _num("" if row["latency_mean_s"] == "" else f"{row['latency_mean_s']:.3f}"),
             _num(row["total_tokens"]),
             _td(row["created_at"]),
@@ -157,10 +157,6 @@ def _td(value: object) -> str:
 
 def _num(value: object) -> str:
     return f'<td class="num">{escape(str(value))}</td>'
-
-
-def _pct(value: object) -> str:
-    return "" if value in ("", None) else f"{float(value):.1%}"  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- chart
@@ -284,10 +280,7 @@ def report_main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     runs = load_runs(args.results)
-    warn_missing_summaries(runs)
-    warning = mixed_sets_warning(runs)
-    if warning:
-        print(warning, file=sys.stderr)
+    warn_about(runs)
     atomic_write_text(args.output, render(runs, max_failures=max(0, args.max_failures)))
     print(f"report: {args.output}")
     return 0

@@ -159,28 +159,33 @@ def format_text(rows: Sequence[dict[str, Any]]) -> str:
     )
     lines = [header]
     for row in rows:
-        accuracy = _pct(row["accuracy"])
+        accuracy = percent(row["accuracy"])
         if row["accuracy_ci95_low"] != "":
-            accuracy += f" [{_pct(row['accuracy_ci95_low'])}, {_pct(row['accuracy_ci95_high'])}]"
+            accuracy += f" [{percent(row['accuracy_ci95_low'])}, {percent(row['accuracy_ci95_high'])}]"
         lines.append(
             f"{row['rank']:>4}  {_clip(row['run'], 24):<24} {_clip(row['model'] or row['runner'], 20):<20} "
-            f"{row['n']:>5}  {accuracy:<24} {_pct(row['suite_accuracy']):>6} {_pct(row['sql_exact_match']):>6}"
+            f"{row['n']:>5}  {accuracy:<24} {percent(row['suite_accuracy']):>6} {percent(row['sql_exact_match']):>6}"
         )
     return "\n".join(lines)
 
 
-def _pct(value: Any) -> str:
-    return "" if value == "" else f"{float(value):.1%}"
+def percent(cell: Any) -> str:
+    """A fraction cell of a leaderboard row as a percentage (blank stays blank)."""
+    return "" if cell == "" else f"{float(cell):.1%}"
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
-def warn_missing_summaries(runs: Sequence[Run]) -> None:
+def warn_about(runs: Sequence[Run]) -> None:
+    """On stderr: each run without its summary JSON, and runs over different question sets."""
     for run in runs:
         if not run.has_summary:
             print(f"note: {run.path}: no summary JSON beside it; run details are blank", file=sys.stderr)
+    warning = mixed_sets_warning(runs)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def leaderboard_main(argv: list[str]) -> int:
@@ -194,10 +199,7 @@ def leaderboard_main(argv: list[str]) -> int:
     parser.add_argument("-o", "--output", type=Path, default=None, help="write the leaderboard CSV here")
     args = parser.parse_args(argv)
     runs = load_runs(args.results)
-    warn_missing_summaries(runs)
-    warning = mixed_sets_warning(runs)
-    if warning:
-        print(warning, file=sys.stderr)
+    warn_about(runs)
     rows = leaderboard_rows(runs)
     print(format_text(rows))
     if args.output:
