@@ -176,3 +176,18 @@ def test_each_run_keeps_its_colour_when_a_file_is_named_twice(tmp_path):
     assert len(set(legend_colours)) == 3
     # Table order: good (9/12) twice, in argument order, then bad (3/12).
     assert swatch.findall(table) == legend_colours
+
+
+def test_max_failures_caps_each_run_and_refuses_a_negative(tmp_path, capsys):
+    good, bad = make_runs(tmp_path)
+    out = tmp_path / "report.html"
+    assert main(["report", str(good), str(bad), "--max-failures", "2", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.count('<tr class="failure">') == 4  # 2 of good's 3, 2 of bad's 9
+    assert "1 more not shown" in text and "7 more not shown" in text
+    out.unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(good), "--max-failures", "-1", "-o", str(out)])
+    assert exit_info.value.code == 2
+    assert "--max-failures" in capsys.readouterr().err
+    assert not out.exists()

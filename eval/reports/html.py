@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 from eval import __version__
+from eval.cli import non_negative_int
 from eval.output import atomic_write_text
 from eval.records import CATEGORIES
 from eval.reports.leaderboard import (
@@ -274,13 +275,13 @@ def report_main(argv: list[str]) -> int:
     parser.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="default: %(default)s")
     parser.add_argument(
         "--max-failures",
-        type=int,
+        type=non_negative_int,
         default=500,
         help="failed questions listed per run, 0 for all (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     runs = load_runs(args.results)
     warn_about(runs)
-    atomic_write_text(args.output, render(runs, max_failures=max(0, args.max_failures)))
+    atomic_write_text(args.output, render(runs, max_failures=args.max_failures))
     print(f"report: {args.output}")
     return 0
