@@ -6,11 +6,12 @@ crash never leaves a half-written results file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,38 +38,35 @@ SUMMARY_FORMAT_VERSION = 1
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
-        # mkstemp creates 0600; results are meant to be shared, so apply the umask as
-        # open() would for a new file.
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with _suppress_oserror():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path`` with a fresh name, mode 0666 less the umask.
+
+    Results are meant to be shared, so not mkstemp's 0600; and the kernel applies the umask
+    itself here, whereas reading it means setting it, process-wide, under other threads.
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-class _suppress_oserror:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, value, tb) -> bool:
-        return kind is not None and issubclass(kind, OSError)
 
 
 def result_record(row: ResultRow) -> dict[str, Any]:
