@@ -61,9 +61,7 @@ def sample_prompts(n: int) -> list[str]:
     return [prompts[i % len(prompts)] for i in range(n)]
 
 
-def run_baseline(
-    model_dir: Path, prompts: list[str], args: argparse.Namespace, runner: HFRunner
-) -> list[str]:
+def run_baseline(prompts: list[str], args: argparse.Namespace, runner: HFRunner) -> list[str]:
     """sql-eval's approach: a text-generation pipeline over the prompt list, batch size 4."""
     from transformers import pipeline
 
@@ -150,12 +148,12 @@ def main() -> None:
             f"max_new_tokens={args.max_new_tokens}, threads={torch.get_num_threads()}, best of {args.repeat}"
         )
         run_runner(runner, prompts[:2])  # warm-up (first-call allocations) for both
-        run_baseline(model_dir, prompts[:2], args, runner)
+        run_baseline(prompts[:2], args, runner)
         # Alternate the two and keep each one's best time: other load on the machine then
         # hits both alike.
         base_s = ours_s = float("inf")
         for _ in range(args.repeat):
-            seconds, base_texts = timed(lambda: run_baseline(model_dir, prompts, args, runner))
+            seconds, base_texts = timed(lambda: run_baseline(prompts, args, runner))
             base_s = min(base_s, seconds)
             seconds, our_texts = timed(lambda: run_runner(runner, prompts))
             ours_s = min(ours_s, seconds)

@@ -84,8 +84,6 @@ class RunMeta:
     created_at: str = ""
     questions_file: str = ""
     questions_hash: str = ""
-    schemas_hash: str = ""
-    harness_version: str = ""
     suite_accuracy: float | None = None
 
 
@@ -165,8 +163,6 @@ def _meta(summary: Mapping[str, Any]) -> RunMeta:
         created_at=text("created_at", "date"),
         questions_file=text("questions_file"),
         questions_hash=text("questions_hash"),
-        schemas_hash=text("schemas_hash"),
-        harness_version=text("harness_version"),
         suite_accuracy=float(suite)
         if isinstance(suite, (int, float)) and not isinstance(suite, bool)
         else None,
