@@ -338,7 +338,11 @@ def test_compare_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "file not found" in one_line_error(run_cli("compare", base, tmp_path / "missing.csv"))
     candidate[1]["correct"] = "yes"
     bad = write_run(tmp_path / "bad.csv", candidate)
-    assert "line 3: correct must be 0 or 1" in one_line_error(run_cli("compare", base, bad))
+    assert "row 3: correct must be 0 or 1" in one_line_error(run_cli("compare", base, bad))
+    # A cell over several lines (generated SQL often is) does not shift the row number.
+    candidate[0]["generated_query"] = "SELECT -1 AS x\nFROM t\nWHERE true"
+    multi = write_run(tmp_path / "multi.csv", candidate)
+    assert "row 3: correct must be 0 or 1" in one_line_error(run_cli("compare", base, multi))
     unjudged = [{k: v for k, v in row.items() if k != "correct"} for row in candidate]
     columns = [c for c in RESULT_COLUMNS if c != "correct"]
     no_verdicts = write_run(tmp_path / "nv.csv", unjudged, columns=columns)

@@ -243,7 +243,7 @@ def failures_section(index: int, run: Run, stats: RunStats, max_failures: int) -
         else ""
     )
     table = (
-        '<table class="failures"><thead><tr><th>line</th><th>db</th><th>category</th><th>question</th>'
+        '<table class="failures"><thead><tr><th>row</th><th>db</th><th>category</th><th>question</th>'
         f"<th>gold SQL</th><th>generated SQL</th><th>why wrong</th></tr></thead><tbody>{rows}</tbody></table>"
         if shown
         else '<p class="meta">No failed questions.</p>'

@@ -32,7 +32,10 @@ class RunRow:
     """One evaluated prediction, as read back from a results CSV."""
 
     position: int
-    """0-based data row in the CSV (line ``position + 2``)."""
+    """0-based data row: CSV record ``position + 2``, the header being 1.
+
+    Not a line number: a quoted cell (generated SQL, often) may span several lines.
+    """
     db_name: str
     question: str
     gold: str
@@ -171,7 +174,7 @@ def _meta(summary: Mapping[str, Any]) -> RunMeta:
 
 def _row(path: Path, q: Question) -> RunRow:
     fields = q.fields
-    where = f"{path}: line {q.index + 2}"
+    where = f"{path}: row {q.index + 2}"
     return RunRow(
         position=q.index,
         db_name=q.db_name,
