@@ -195,6 +195,13 @@ def test_leaderboard_columns_are_documented():
         assert f"`{column}`" in doc, column
 
 
+def test_leaderboard_columns_are_in_the_documented_order():
+    doc = (ROOT / "docs" / "reports.md").read_text()
+    section = doc.split("\n## Leaderboard\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE)
+    assert documented == list(leaderboard.COLUMNS)
+
+
 def test_leaderboard_tiebreak_does_not_depend_on_argument_order(tmp_path):
     one = write_run(tmp_path / "one.csv", alpha_rows())
     two = write_run(tmp_path / "two.csv", alpha_rows())
