@@ -136,3 +136,9 @@ class RunnerError(Exception):
 
     The CLI turns it into one clear line and exit code 2.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (library errors can run to pages), else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
+from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
 from runners.chat_prompt import encode
 from runners.model_ref import check_model_ref, missing_module
 
@@ -43,7 +43,7 @@ class VLLMRunner(Runner):
         try:
             self.llm = self.vllm.LLM(**kwargs)
         except (OSError, ValueError) as exc:
-            raise RunnerError(f"vllm cannot load {config.model!r}: {_first_line(exc)}") from None
+            raise RunnerError(f"vllm cannot load {config.model!r}: {first_line(exc)}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.lora = lora_request(config.adapter)
 
@@ -183,8 +183,3 @@ def _missing_extra(module: str) -> RunnerError:
     return RunnerError(
         f"the vllm runner needs vllm ({module} is missing; it needs a CUDA machine): pip install '.[vllm]'"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
