@@ -98,7 +98,7 @@ class ChatAPIRunner(Runner):
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)
         if config.parallel < 1:
-            raise RunnerError(f"--parallel must be at least 1 for runner {self.name!r}")
+            raise RunnerError(f"--api-concurrency must be at least 1 for runner {self.name!r}")
         self.policy = RetryPolicy(
             max_retries=config.number("max_retries", 5, int),
             base_s=config.number("retry_base_s", 1.0, float),
