@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
-from runners.chat_prompt import prompt_text, stop_sequences, tokenize, uses_chat_template
+from runners.chat_prompt import encode_with_stops, uses_chat_template
 from runners.model_ref import check_model_ref, missing_module
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -67,9 +67,9 @@ class HFRunner(Runner):
         }
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        rendered = [prompt_text(self.tokenizer, r) for r in requests]
-        prompts = [tokenize(self.tokenizer, text, add_special) for text, add_special in rendered]
-        stops = [tuple(stop_sequences(text)) for text, _ in rendered]
+        encoded = [encode_with_stops(self.tokenizer, r) for r in requests]
+        prompts = [tokens for tokens, _ in encoded]
+        stops = [tuple(stop) for _, stop in encoded]
         # One generate() call has one set of stop strings: batch prompts that stop alike.
         for stop in sorted(set(stops)):
             members = [i for i, s in enumerate(stops) if s == stop]
