@@ -22,7 +22,7 @@ from runners.base import GenerationRequest, RunnerConfig, RunnerError
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from runners.chat_prompt import encode  # noqa: E402
+from runners.chat_prompt import encode_with_stops  # noqa: E402
 from runners.vllm_offline import VLLMRunner, engine_kwargs  # noqa: E402
 from tiny_hf import build_tokenizer  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_greedy_generation(fake_vllm):
     assert kind == "generate" and lora is None
     assert params == [SamplingParams(temperature=0.0, max_tokens=64)] * 3  # one per prompt
     # One call for all prompts, as token ids through the chat template (prefill continued).
-    assert prompts == [{"prompt_token_ids": encode(fake_vllm.tokenizer, r)} for r in requests()]
+    assert prompts == [{"prompt_token_ids": encode_with_stops(fake_vllm.tokenizer, r)[0]} for r in requests()]
     chat_text = fake_vllm.tokenizer.decode(prompts[0]["prompt_token_ids"])
     assert chat_text.startswith("<s><|user|>\nHow many customers?\n<|assistant|>\nSELECT")
     assert [results[i].text for i in range(3)] == ANSWERS
