@@ -191,7 +191,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "-f",
         "--prompt-file",
         default=None,
-        help="prompt template: a path, or a bundled name (default; chat). Default: 'chat' for "
+        help="prompt template: a path, or a bundled name (default, chat, plain). Default: 'chat' for "
         "chat runners (openai, api), else 'default'",
     )
     group.add_argument("--few-shot", type=Path, default=None, help="examples for the prompt's {few_shot}")

@@ -132,7 +132,8 @@ def _statement_at(text: str) -> str | None:
         except SqlTextError:
             continue  # a string or comment still open: read more lines
         if any(t.token_type.name == "SEMICOLON" for t in tokens):
-            statement = split_statements(prefix)[0] if split_statements(prefix) else ""
+            pieces = split_statements(prefix)
+            statement = pieces[0] if pieces else ""
             if _parses(statement):
                 return statement
             upto = k - 1  # prose ran into a ';': look for the query before this line

@@ -16,7 +16,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,15 @@ class RunnerConfig:
         value = self.extra.get(key)
         return default if value is None else value
 
+    def number(self, key: str, default: Number, kind: type[Number]) -> Number:
+        """:meth:`option` as ``kind`` (int or float); a value that is not one is a RunnerError."""
+        value = self.option(key, default)
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            noun = "a whole number" if kind is int else "a number"
+            raise RunnerError(f"option {key} must be {noun}, got {value!r}") from None
+
 
 class Runner(abc.ABC):
     """Base class for runners. Subclasses implement :meth:`generate`."""
@@ -125,3 +136,9 @@ class RunnerError(Exception):
 
     The CLI turns it into one clear line and exit code 2.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (library errors can run to pages), else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -52,8 +52,10 @@ def _apply(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     return str(text)
 
 
-def encode(tokenizer: Any, request: GenerationRequest) -> list[int]:
-    return tokenize(tokenizer, *prompt_text(tokenizer, request))
+def encode_with_stops(tokenizer: Any, request: GenerationRequest) -> tuple[list[int], list[str]]:
+    """The prompt's tokens and where its answer ends (:func:`stop_sequences`)."""
+    text, add_special = prompt_text(tokenizer, request)
+    return tokenize(tokenizer, text, add_special), stop_sequences(text)
 
 
 def tokenize(tokenizer: Any, text: str, add_special: bool) -> list[int]:

@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
-from runners.chat_prompt import prompt_text, stop_sequences, tokenize, uses_chat_template
+from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
+from runners.chat_prompt import encode_with_stops, uses_chat_template
 from runners.model_ref import check_model_ref, missing_module
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -67,9 +67,9 @@ class HFRunner(Runner):
         }
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        rendered = [prompt_text(self.tokenizer, r) for r in requests]
-        prompts = [tokenize(self.tokenizer, text, add_special) for text, add_special in rendered]
-        stops = [tuple(stop_sequences(text)) for text, _ in rendered]
+        encoded = [encode_with_stops(self.tokenizer, r) for r in requests]
+        prompts = [tokens for tokens, _ in encoded]
+        stops = [tuple(stop) for _, stop in encoded]
         # One generate() call has one set of stop strings: batch prompts that stop alike.
         for stop in sorted(set(stops)):
             members = [i for i, s in enumerate(stops) if s == stop]
@@ -89,7 +89,7 @@ class HFRunner(Runner):
             if len(batch) == 1:
                 yield (
                     batch[0],
-                    Generation(text="", error=f"out of memory on {self.device}: {_first_line(exc)}"),
+                    Generation(text="", error=f"out of memory on {self.device}: {first_line(exc)}"),
                 )
                 return
             half = len(batch) // 2
@@ -223,11 +223,6 @@ def _count_until(tokens: Sequence[int], stops: set[int]) -> int:
     return len(tokens)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -256,7 +251,7 @@ def _load(loader: Any, model: str, what: str, **kwargs: Any) -> Any:
     try:
         return loader.from_pretrained(model, **kwargs)
     except (OSError, ValueError) as exc:
-        raise RunnerError(f"cannot load the {what} of {model!r}: {_first_line(exc)}") from None
+        raise RunnerError(f"cannot load the {what} of {model!r}: {first_line(exc)}") from None
 
 
 def _add_pad_token(tokenizer: Any, model: Any) -> None:
@@ -276,4 +271,4 @@ def _with_adapter(model: Any, adapter: str) -> Any:
     try:
         return PeftModel.from_pretrained(model, adapter)
     except (OSError, ValueError) as exc:
-        raise RunnerError(f"cannot load the adapter {adapter!r}: {_first_line(exc)}") from None
+        raise RunnerError(f"cannot load the adapter {adapter!r}: {first_line(exc)}") from None

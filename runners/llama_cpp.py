@@ -44,14 +44,14 @@ class LlamaCppRunner(Runner):
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)
         self.path = gguf_path(config.model)
-        self.n_ctx = _int_option(config, "n_ctx", DEFAULT_N_CTX)
-        self.temperature = float(config.option("temperature", 0.0))
+        self.n_ctx = config.number("n_ctx", DEFAULT_N_CTX, int)
+        self.temperature = config.number("temperature", 0.0, float)
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(self.path),
                 n_ctx=self.n_ctx,
-                n_gpu_layers=_int_option(config, "n_gpu_layers", -1),
-                seed=_int_option(config, "seed", 0),
+                n_gpu_layers=config.number("n_gpu_layers", -1, int),
+                seed=config.number("seed", 0, int),
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
@@ -164,11 +164,3 @@ def gguf_path(model: str) -> Path:
             "(convert others with llama.cpp's convert_hf_to_gguf.py)"
         )
     return path
-
-
-def _int_option(config: RunnerConfig, key: str, default: int) -> int:
-    value = config.option(key, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise RunnerError(f"option {key} must be a whole number, got {value!r}") from None

@@ -98,15 +98,15 @@ class ChatAPIRunner(Runner):
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)
         if config.parallel < 1:
-            raise RunnerError(f"--parallel must be at least 1 for runner {self.name!r}")
+            raise RunnerError(f"--api-concurrency must be at least 1 for runner {self.name!r}")
         self.policy = RetryPolicy(
-            max_retries=_option(config, "max_retries", 5, int),
-            base_s=_option(config, "retry_base_s", 1.0, float),
+            max_retries=config.number("max_retries", 5, int),
+            base_s=config.number("retry_base_s", 1.0, float),
         )
         if self.policy.max_retries < 0:
             raise RunnerError("max_retries must be 0 or more")
-        self.timeout_s = _option(config, "request_timeout", DEFAULT_TIMEOUT_S, float)
-        self.temperature = _option(config, "temperature", 0.0, float)
+        self.timeout_s = config.number("request_timeout", DEFAULT_TIMEOUT_S, float)
+        self.temperature = config.number("temperature", 0.0, float)
         self.stats = RequestStats()
         self._lock = threading.Lock()
         self._answered = threading.Event()
@@ -347,14 +347,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _option(config: RunnerConfig, key: str, default: Any, kind: type) -> Any:
-    value = config.option(key, default)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RunnerError(f"option {key} must be a {kind.__name__}, got {value!r}") from None
 
 
 def _short(text: str, limit: int = 300) -> str:

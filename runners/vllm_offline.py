@@ -4,7 +4,9 @@ Greedy (``-b 1``) goes through ``LLM.generate`` with ``SamplingParams(temperatur
 ``-b N`` through ``LLM.beam_search`` with ``BeamSearchParams(beam_width=N)`` (vLLM dropped
 the old ``use_beam_search`` sampling flag). Prompts are tokenized here, with the model's
 chat template where it has one (runners/chat_prompt.py, as the hf runner), and handed to
-vLLM as token ids, so both runners see the same tokens. An adapter (``-a``) is served as a
+vLLM as token ids, so both runners see the same tokens. Greedy decoding also stops where
+the hf runner does, at the closing fence when the prompt left one open (beam search has
+no stop strings in vLLM: it ends at EOS or the length limit). An adapter (``-a``) is served as a
 LoRA (``enable_lora=True`` and a ``LoRARequest``); multi-GPU and quantization flags are
 passed through to the engine.
 
@@ -22,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
-from runners.chat_prompt import encode
+from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
+from runners.chat_prompt import encode_with_stops
 from runners.model_ref import check_model_ref, missing_module
 
 ADAPTER_NAME = "sqlharness-adapter"
@@ -43,7 +45,7 @@ class VLLMRunner(Runner):
         try:
             self.llm = self.vllm.LLM(**kwargs)
         except (OSError, ValueError) as exc:
-            raise RunnerError(f"vllm cannot load {config.model!r}: {_first_line(exc)}") from None
+            raise RunnerError(f"vllm cannot load {config.model!r}: {first_line(exc)}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.lora = lora_request(config.adapter)
 
@@ -63,14 +65,15 @@ class VLLMRunner(Runner):
         }
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        prompts = [encode(self.tokenizer, r) for r in requests]
+        encoded = [encode_with_stops(self.tokenizer, r) for r in requests]
+        prompts = [tokens for tokens, _ in encoded]
         if not prompts:
             return
         started = time.perf_counter()
         if self.config.num_beams > 1:
             beams = self._beam_search(prompts)
         else:
-            beams = self._greedy(prompts)
+            beams = self._greedy(prompts, [stop for _, stop in encoded])
         latency = (time.perf_counter() - started) / len(prompts)
         for index, (prompt, candidates) in enumerate(zip(prompts, beams)):
             texts = tuple(self.tokenizer.decode(tokens, skip_special_tokens=True) for tokens in candidates)
@@ -85,9 +88,9 @@ class VLLMRunner(Runner):
                 ),
             )
 
-    def _greedy(self, prompts: list[list[int]]) -> list[list[list[int]]]:
-        """Per prompt, the generated token ids (one candidate)."""
-        params = sampling_params(self.config)
+    def _greedy(self, prompts: list[list[int]], stops: list[list[str]]) -> list[list[list[int]]]:
+        """Per prompt, the generated token ids (one candidate); each prompt its own stops."""
+        params = [sampling_params(self.config, stop) for stop in stops]
         outputs = self.llm.generate(
             [{"prompt_token_ids": p} for p in prompts], params, lora_request=self.lora, use_tqdm=False
         )
@@ -141,10 +144,10 @@ def quiet_engine_kwargs(vllm: Any) -> dict[str, Any]:
     return {key: value for key, value in wanted.items() if key in known}
 
 
-def sampling_params(config: RunnerConfig) -> Any:
+def sampling_params(config: RunnerConfig, stop: Sequence[str] = ()) -> Any:
     from vllm import SamplingParams
 
-    return SamplingParams(temperature=0.0, max_tokens=config.max_new_tokens)
+    return SamplingParams(temperature=0.0, max_tokens=config.max_new_tokens, stop=list(stop) or None)
 
 
 def beam_search_params(config: RunnerConfig) -> Any:
@@ -183,8 +186,3 @@ def _missing_extra(module: str) -> RunnerError:
     return RunnerError(
         f"the vllm runner needs vllm ({module} is missing; it needs a CUDA machine): pip install '.[vllm]'"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

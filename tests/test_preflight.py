@@ -102,3 +102,13 @@ def test_hf_and_vllm_preflight_name_a_missing_extra(monkeypatch):
 
 def test_runners_without_checks_pass():
     load_runner("oracle").preflight(RunnerConfig())
+
+
+def test_numeric_options_read_through_one_helper():
+    config = RunnerConfig(extra={"n_ctx": "2048", "max_retries": "many", "temperature": None})
+    assert config.number("n_ctx", 4096, int) == 2048
+    assert config.number("temperature", 0.5, float) == 0.5  # None: the default
+    with pytest.raises(RunnerError, match=r"^option max_retries must be a whole number, got 'many'$"):
+        config.number("max_retries", 5, int)
+    with pytest.raises(RunnerError, match=r"^option request_timeout must be a number, got 'soon'$"):
+        RunnerConfig(extra={"request_timeout": "soon"}).number("request_timeout", 120.0, float)

@@ -133,3 +133,11 @@ def test_prompt_from_the_seeded_database(cache_dir):
     assert "  price numeric(10,2), -- unit price in EUR\n" in rendered.prompt
     assert "-- One row per order line\nCREATE TABLE orders (" in rendered.prompt
     assert "Only active ones." in rendered.prompt and "Write one PostgreSQL query" in rendered.prompt
+
+
+def test_cli_help_names_every_bundled_template():
+    from eval.cli import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    listed = help_text.split("a bundled name (", 1)[1].split(")", 1)[0]
+    assert sorted(listed.split(", ")) == bundled_names()

@@ -266,6 +266,11 @@ def test_bad_option_is_a_runner_error():
         APIRunner(RunnerConfig(model="m", api_url="http://127.0.0.1:9/v1", extra={"max_retries": "many"}))
 
 
+def test_no_concurrency_names_the_flag_that_sets_it():
+    with pytest.raises(RunnerError, match=r"^--api-concurrency must be at least 1 for runner 'api'$"):
+        APIRunner(RunnerConfig(model="m", api_url="http://127.0.0.1:9/v1", parallel=0))
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

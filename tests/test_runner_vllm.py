@@ -22,7 +22,7 @@ from runners.base import GenerationRequest, RunnerConfig, RunnerError
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from runners.chat_prompt import encode  # noqa: E402
+from runners.chat_prompt import encode_with_stops  # noqa: E402
 from runners.vllm_offline import VLLMRunner, engine_kwargs  # noqa: E402
 from tiny_hf import build_tokenizer  # noqa: E402
 
@@ -33,6 +33,7 @@ ANSWERS = [" COUNT(*) FROM customers", " name FROM students", " title FROM produ
 class SamplingParams:
     temperature: float = 1.0
     max_tokens: int = 16
+    stop: list[str] | None = None
 
 
 @dataclass
@@ -148,14 +149,32 @@ def test_greedy_generation(fake_vllm):
     }
     ((kind, prompts, params, lora),) = engine.calls
     assert kind == "generate" and lora is None
-    assert params == SamplingParams(temperature=0.0, max_tokens=64)
+    assert params == [SamplingParams(temperature=0.0, max_tokens=64)] * 3  # one per prompt
     # One call for all prompts, as token ids through the chat template (prefill continued).
-    assert prompts == [{"prompt_token_ids": encode(fake_vllm.tokenizer, r)} for r in requests()]
+    assert prompts == [{"prompt_token_ids": encode_with_stops(fake_vllm.tokenizer, r)[0]} for r in requests()]
     chat_text = fake_vllm.tokenizer.decode(prompts[0]["prompt_token_ids"])
     assert chat_text.startswith("<s><|user|>\nHow many customers?\n<|assistant|>\nSELECT")
     assert [results[i].text for i in range(3)] == ANSWERS
     assert all(results[i].beams == (ANSWERS[i],) for i in range(3))
     assert results[0].prompt_tokens == len(prompts[0]["prompt_token_ids"])
+
+
+def test_greedy_stops_at_the_closing_fence_of_an_open_fence(fake_vllm):
+    fenced = GenerationRequest(
+        key="fenced",
+        prompt="How many customers?\n```sql\nSELECT",
+        messages=(
+            {"role": "user", "content": "How many customers?"},
+            {"role": "assistant", "content": "```sql\nSELECT"},
+        ),
+    )
+    dict(VLLMRunner(RunnerConfig(model="m", max_new_tokens=64)).generate([fenced, requests()[0]]))
+    ((_, _, params, _),) = fake_vllm.engines[0].calls
+    # As the hf runner: the fence the prefill opened ends the answer; no fence, no stop.
+    assert params == [
+        SamplingParams(temperature=0.0, max_tokens=64, stop=["```"]),
+        SamplingParams(temperature=0.0, max_tokens=64),
+    ]
 
 
 def test_beam_search_and_lora(fake_vllm, tmp_path):
