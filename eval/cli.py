@@ -43,12 +43,29 @@ def default_cache_dir() -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    _log_to_stderr()
     if args and args[0] in SUBCOMMANDS:
         module_name, function_name = SUBCOMMANDS[args[0]].split(":")
         command: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
         return guarded(lambda: command(args[1:]))
     return guarded(lambda: run_main(args))
+
+
+def _log_to_stderr() -> None:
+    """Our own warnings on stderr, as ``WARNING: ...``.
+
+    Only the harness's loggers get the handler: configuring the root logger would print
+    a second copy of every line from libraries that bring their own handler (the hub's
+    retry warnings, for one).
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    for name in ("eval", "runners"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.WARNING)
+            logger.propagate = False
 
 
 def guarded(action: Callable[[], int]) -> int:
