@@ -227,3 +227,34 @@ def test_suite_with_another_dialect_is_refused(cache_dir, tmp_path, capsys):
     out = tmp_path / "x.csv"
     assert main([*sample_args(cache_dir, out), "--suite", "--dialect", "sqlite"]) == 2
     assert "--suite needs --dialect postgres" in capsys.readouterr().err
+
+
+def test_self_referencing_table_larger_than_one_insert_page(backend, tmp_path):
+    """A table whose rows point at later rows of itself, beyond one INSERT page (1000 rows).
+
+    Its foreign key is checked at the end of each INSERT statement: written in pages, a row
+    pointing into a later page would be refused, and the variant would fall back to the base.
+    """
+    folder = tmp_path / "selfref" / "staff"
+    folder.mkdir(parents=True)
+    rows = ", ".join(f"({i}, {'NULL' if i == 2500 else i + 1}, {1000 + i % 97})" for i in range(1, 2501))
+    (folder / "staff.sql").write_text(
+        "CREATE TABLE staff (staff_id integer PRIMARY KEY, "
+        "boss_id integer REFERENCES staff (staff_id), salary integer NOT NULL);\n"
+        f"INSERT INTO staff VALUES {rows};\n"
+    )
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "question,query,db_name,query_category\n"
+        "How many earn 1050 or more?,SELECT COUNT(*) FROM staff WHERE salary >= 1050,staff,where\n"
+    )
+    suite, _ = build(backend, questions, tmp_path / "selfref", k=2)
+    base = checksums(backend, "staff")["staff"]
+    for name in suite.variants["staff"]:
+        assert checksums(backend, name)["staff"] != base, name
+        orphans = backend.admin_query(
+            name,
+            "SELECT COUNT(*) FROM staff s LEFT JOIN staff b ON b.staff_id = s.boss_id "
+            "WHERE s.boss_id IS NOT NULL AND b.staff_id IS NULL",
+        )
+        assert orphans == [(0,)]
