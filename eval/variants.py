@@ -601,6 +601,8 @@ def _fix_foreign_keys(
         existing = {tuple(r[i] for i in fk.parent_columns) for r in parents[fk.parent]}
         targets = _targets(table, fk, parents[fk.parent])
         for row in rows:
+            if not row.values:
+                continue  # already gone: an earlier foreign key had nothing to point at
             current = tuple(row.values[i] for i in fk.columns)
             if any(v is None for v in current):
                 continue

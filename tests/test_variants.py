@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 
 import psycopg2
@@ -258,3 +259,20 @@ def test_self_referencing_table_larger_than_one_insert_page(backend, tmp_path):
             "WHERE s.boss_id IS NOT NULL AND b.staff_id IS NULL",
         )
         assert orphans == [(0,)]
+
+
+def test_row_left_without_a_parent_is_dropped_once():
+    """A row whose first foreign key has nothing left to point at goes; the next key skips it."""
+    from eval.variants import Column, ForeignKey, Rates, Table, _Row, generate_table
+
+    table = Table(
+        "public.visits",
+        (Column("visit_id", "integer"), Column("pet_id", "integer"), Column("vet_id", "integer")),
+        [(1, 10, 20), (2, 11, 20)],
+        keys=[(0,)],
+        foreign_keys=[ForeignKey((1,), "public.pets", (0,)), ForeignKey((2,), "public.vets", (0,))],
+    )
+    rows = [_Row(list(r)) for r in table.rows]
+    parents = {"public.pets": [], "public.vets": [(20,)]}
+    out = generate_table(table, rows, parents, {}, random.Random(0), Rates(0, 0, 0, 0))
+    assert out == []
