@@ -664,7 +664,7 @@ def build_suite(
     k: int,
     seed: int = 0,
     *,
-    gold: Any = None,
+    gold: Callable[[str, str], QueryResult] | None = None,
 ) -> SuiteBuild:
     """Build (or reuse) ``k`` variants of each database, checking that golds stay non-empty.
 
@@ -723,16 +723,18 @@ def _golds_by_db(questions: Sequence[Question]) -> dict[str, list[tuple[Question
     return out
 
 
-def _gold_failures(run_gold: Any, base: str, variant: str, golds: list[tuple[Question, str]]) -> list[str]:
+def _gold_failures(
+    run_gold: Callable[[str, str], QueryResult], base: str, variant: str, golds: list[tuple[Question, str]]
+) -> list[str]:
     """Golds with rows on the base that have none, or fail, on the variant."""
     failures: list[str] = []
     for question, sql in golds:
         if any(f.startswith(question.row_label + " ") for f in failures):
             continue  # one line per question
-        on_base: QueryResult = run_gold(base, sql)
+        on_base = run_gold(base, sql)
         if not on_base.ok or not on_base.rows:
             continue
-        on_variant: QueryResult = run_gold(variant, sql)
+        on_variant = run_gold(variant, sql)
         if not on_variant.ok:
             failures.append(f"{question.row_label} gold fails: {on_variant.error}")
         elif not on_variant.rows:
@@ -941,7 +943,7 @@ def run_suite(
         questions,
         config.suite,
         config.suite_seed,
-        gold=cached_gold_runner(backend, evaluator),
+        gold=evaluator.run_gold,
     )
     build_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -971,21 +973,3 @@ def run_suite(
         },
     }
     return judged, meta
-
-
-def cached_gold_runner(backend: Any, evaluator: Evaluator) -> Any:
-    """Run a gold query through the evaluator's gold cache (results reused by the suite pass)."""
-    cache = evaluator.gold_cache
-
-    def run(db_name: str, sql: str) -> QueryResult:
-        content_hash = backend.content_hash(db_name)
-        if cache is not None:
-            cached = cache.get(db_name, content_hash, sql)
-            if cached is not None:
-                return cached
-        result: QueryResult = backend.execute(db_name, sql)
-        if cache is not None:
-            cache.put(db_name, content_hash, sql, result)
-        return result
-
-    return run
