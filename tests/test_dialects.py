@@ -187,6 +187,9 @@ ENGINE_ESCAPES = {
         "COPY orders TO '{tmp}/copy.csv'",
         "CREATE TABLE t AS SELECT 1",
         "INSTALL httpfs",
+        # Allowed on a read-only file, and it would outlive the query on the pooled cursor.
+        "CREATE TEMP VIEW orders AS SELECT 1 AS n",
+        "CREATE TEMP MACRO count_star() AS 1",
     ],
 }
 

@@ -3,7 +3,8 @@
 Sandbox: the file is opened ``read_only=True`` with ``enable_external_access = false``
 (no reading or writing other files: ``read_csv``, ``COPY``, ``ATTACH``, ``EXPORT``,
 extension installs all fail) and ``lock_configuration = true`` (no query can lift a
-setting). A timer thread calls ``interrupt()`` past the timeout; rows are fetched in
+setting); only what DuckDB's own parser reads as one SELECT is run (no temporary objects
+left on a pooled cursor). A timer thread calls ``interrupt()`` past the timeout; rows are fetched in
 chunks up to the row cap.
 """
 
@@ -82,6 +83,7 @@ class DuckdbBackend(FileBackend):
         timer.daemon = True
         timer.start()
         try:
+            self._refuse_all_but_one_select(sql)
             conn.execute(sql)
             return self._fetch_capped(conn, started)
         except self._duck.Error as exc:
@@ -91,6 +93,17 @@ class DuckdbBackend(FileBackend):
             return QueryResult(error=str(exc).splitlines()[0] or type(exc).__name__, elapsed_s=elapsed)
         finally:
             timer.cancel()
+
+    def _refuse_all_but_one_select(self, sql: str) -> None:
+        """Raise unless DuckDB's own parser reads ``sql`` as one SELECT.
+
+        A read-only file still lets a connection create temporary objects, and a pooled
+        cursor would keep them for later queries (a ``TEMP VIEW orders`` hiding the table).
+        """
+        statements = self._duck.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != self._duck.StatementType.SELECT:
+            kinds = ", ".join(s.type.name for s in statements) or "nothing"
+            raise self._duck.InvalidInputException(f"not a query: only one SELECT is run, not {kinds}")
 
     def close(self) -> None:
         for cursor in self._closing_all():
