@@ -209,6 +209,16 @@ def test_engine_refuses_escapes_without_the_statement_checks(dialect, file_cache
     assert list(tmp_path.iterdir()) == []
 
 
+def test_engine_error_without_a_message_is_named_by_its_type(tmp_path):
+    """An engine exception with an empty message still comes back as data, not an IndexError."""
+    backend = open_file_backend("sqlite", tmp_path, ExecLimits(timeout_s=2))
+    assert isinstance(backend, FileBackend)
+    failed = backend._error_result(ValueError(), 0.0, timed_out=False)
+    assert failed.error == "ValueError" and not failed.timeout
+    late = backend._error_result(ValueError("interrupted"), 0.0, timed_out=True)
+    assert late.timeout and late.error == "statement timeout: canceled after 2s"
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_validate_dialect_is_clean_on_the_sample(dialect, file_cache):
     proc = run_cli(

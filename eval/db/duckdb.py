@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from eval.db.base import ExecLimits
-from eval.db.embedded import FileBackend, timeout_message
+from eval.db.embedded import FileBackend
 from eval.errors import BadInput
 from eval.records import QueryResult
 
@@ -87,10 +86,8 @@ class DuckdbBackend(FileBackend):
             conn.execute(sql)
             return self._fetch_capped(conn, started)
         except self._duck.Error as exc:
-            elapsed = time.perf_counter() - started
-            if fired.is_set() or isinstance(exc, self._duck.InterruptException):
-                return QueryResult(error=timeout_message(self.limits), timeout=True, elapsed_s=elapsed)
-            return QueryResult(error=str(exc).splitlines()[0] or type(exc).__name__, elapsed_s=elapsed)
+            timed_out = fired.is_set() or isinstance(exc, self._duck.InterruptException)
+            return self._error_result(exc, started, timed_out=timed_out)
         finally:
             timer.cancel()
 

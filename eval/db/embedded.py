@@ -27,6 +27,7 @@ from eval.dialects import TranspileError, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
+from eval.sqltext import first_line
 
 # Bump when the way files are built changes.
 FILE_FORMAT = "2"
@@ -168,6 +169,14 @@ class FileBackend(Backend):
             )
         return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=elapsed)
 
+    def _error_result(self, exc: Exception, started: float, *, timed_out: bool) -> QueryResult:
+        """A failed query as data: the timeout when the engine's deadline fired, else its message."""
+        elapsed = time.perf_counter() - started
+        if timed_out:
+            message = f"statement timeout: canceled after {self.limits.timeout_s:g}s"
+            return QueryResult(error=message, timeout=True, elapsed_s=elapsed)
+        return QueryResult(error=first_line(str(exc)) or type(exc).__name__, elapsed_s=elapsed)
+
     def _closing_all(self) -> list[Any]:
         """Empty every pool, returning the connections for the engine to close."""
         out = []
@@ -178,10 +187,6 @@ class FileBackend(Backend):
                 except queue.Empty:
                     break
         return out
-
-
-def timeout_message(limits: ExecLimits) -> str:
-    return f"statement timeout: canceled after {limits.timeout_s:g}s"
 
 
 def open_file_backend(
