@@ -826,8 +826,10 @@ def read_tables(conn: Any) -> dict[str, Table]:
         relations = cur.fetchall()
         tables: dict[str, Table] = {}
         names = {oid: name for oid, name in relations}
+        numbers_of: dict[str, dict[int, int]] = {}
         for oid, name in relations:
             columns, numbers = _columns(cur, oid)
+            numbers_of[name] = numbers
             cur.execute(f"SELECT {', '.join(_quote(c.name) for c in columns)} FROM {name} ORDER BY ctid")
             rows = [tuple(r) for r in cur.fetchall()]
             table = Table(name, tuple(columns), rows)
@@ -845,11 +847,10 @@ def read_tables(conn: Any) -> dict[str, Table]:
             tables[name] = table
     # Parent column numbers are attribute numbers of the parent: turn them into positions.
     for table in tables.values():
-        fixed = []
-        for fk in table.foreign_keys:
-            parent_numbers = _attnums(conn, fk.parent)
-            fixed.append(replace(fk, parent_columns=tuple(parent_numbers[n] for n in fk.parent_columns)))
-        table.foreign_keys = fixed
+        table.foreign_keys = [
+            replace(fk, parent_columns=tuple(numbers_of[fk.parent][n] for n in fk.parent_columns))
+            for fk in table.foreign_keys
+        ]
     return tables
 
 
@@ -870,16 +871,6 @@ def _columns(cur: Any, oid: int) -> tuple[list[Column], dict[int, int]]:
         columns.append(Column(name, data_type, nullable, max_length, scale))
         numbers[attnum] = position
     return columns, numbers
-
-
-def _attnums(conn: Any, table: str) -> dict[int, int]:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT attnum FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-            "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-            (table,),
-        )
-        return {attnum: i for i, (attnum,) in enumerate(cur.fetchall())}
 
 
 def _quote(name: str) -> str:
