@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlglot
 
-from eval.db.base import Backend, ExecLimits
+from eval.db.base import Backend, ExecLimits, fetched_result
 from eval.dialects import TranspileError, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
@@ -162,12 +162,7 @@ class FileBackend(Backend):
             if not chunk:
                 break
             rows.extend(tuple(r) for r in chunk)
-        elapsed = time.perf_counter() - started
-        if len(rows) > max_rows:
-            return QueryResult(
-                error=f"result too large: more than {max_rows} rows", too_large=True, elapsed_s=elapsed
-            )
-        return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=elapsed)
+        return fetched_result(columns, rows, max_rows, started)
 
     def _error_result(self, exc: Exception, started: float, *, timed_out: bool) -> QueryResult:
         """A failed query as data: the timeout when the engine's deadline fired, else its message."""
