@@ -100,10 +100,6 @@ class FileBackend(Backend):
     def content_hash(self, db_name: str) -> str:
         return self._hashes.get(db_name, "")
 
-    def database_path(self, db_name: str) -> Path:
-        """The file holding ``db_name`` (tests checksum it)."""
-        return self._paths[db_name]
-
     def table_metadata(self, db_name: str) -> str:
         return self._ddl.get(db_name, "")
 
