@@ -9,9 +9,11 @@ backend's business; callers only see :class:`~eval.records.QueryResult`.
 from __future__ import annotations
 
 import abc
+import queue
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -38,6 +40,19 @@ def fetched_result(
             error=f"result too large: more than {max_rows} rows", too_large=True, elapsed_s=elapsed
         )
     return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=elapsed)
+
+
+_Conn = TypeVar("_Conn")
+
+
+def drain(pool: queue.Queue[_Conn]) -> list[_Conn]:
+    """Take every idle connection out of ``pool`` (for the engine to close)."""
+    out = []
+    while True:
+        try:
+            out.append(pool.get_nowait())
+        except queue.Empty:
+            return out
 
 
 class Backend(abc.ABC):

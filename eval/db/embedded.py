@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlglot
 
-from eval.db.base import Backend, ExecLimits, fetched_result
+from eval.db.base import Backend, ExecLimits, drain, fetched_result
 from eval.dialects import TranspileError, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
@@ -170,14 +170,7 @@ class FileBackend(Backend):
 
     def _closing_all(self) -> list[Any]:
         """Empty every pool, returning the connections for the engine to close."""
-        out = []
-        for pool in self._pools.values():
-            while True:
-                try:
-                    out.append(pool.get_nowait())
-                except queue.Empty:
-                    break
-        return out
+        return [conn for pool in self._pools.values() for conn in drain(pool)]
 
 
 def open_file_backend(

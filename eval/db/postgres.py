@@ -29,7 +29,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql as pgsql
 
-from eval.db.base import Backend, ExecLimits, fetched_result
+from eval.db.base import Backend, ExecLimits, drain, fetched_result
 from eval.errors import BadInput, DatabaseUnavailable
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -612,12 +612,8 @@ def _pg_message(exc: Exception) -> str:
     return first.removeprefix("ERROR:").strip()
 
 
-def _drain(pool: queue.Queue) -> None:
+def _drain(pool: queue.Queue[_PooledConnection]) -> None:
     """Close every idle connection waiting in ``pool``."""
-    while True:
-        try:
-            pooled = pool.get_nowait()
-        except queue.Empty:
-            return
+    for pooled in drain(pool):
         with contextlib.suppress(Exception):
             pooled.conn.close()
