@@ -55,7 +55,7 @@ from eval.schemas import SchemaSource
 from eval.sqltext import DIALECT
 
 # Bump when the generation changes, so cached variants are rebuilt.
-VARIANT_FORMAT = "5"
+VARIANT_FORMAT = "6"
 ATTEMPTS = 3
 P_BOUNDARY = 0.35
 PROTECTED_PER_LITERAL = 3
@@ -218,6 +218,8 @@ class Column:
     nullable: bool = True
     max_length: int | None = None
     scale: int | None = None
+    precision: int | None = None
+    """Decimal digits of a ``numeric(p, s)`` (None for other types and bare numeric)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ class Table:
 
 
 _INTS = {"smallint", "integer", "bigint"}
+_INT_LIMITS = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 _DECIMALS = {"numeric", "decimal"}
 _FLOATS = {"real", "double precision"}
 _TEXTS = {"text", "character varying", "character", "varchar", "char"}
@@ -425,7 +428,7 @@ def generate_table(
     survivors = [r for r in rows if r.kept or r.childless or rng.random() >= rates.drop] or rows[:1]
     fixed = table.fixed_columns()
     pools = [
-        _Pool.of([r.values[i] for r in rows], boundaries.get(c.name.lower(), []))
+        _Pool.of([r.values[i] for r in rows], [b for b in boundaries.get(c.name.lower(), []) if _fits(c, b)])
         for i, c in enumerate(table.columns)
     ]
     fresh = _KeyMaker(table, parents, pools)
@@ -562,11 +565,24 @@ def boundary_values(literals: Sequence[Literal], tables: Mapping[str, Table]) ->
             continue
         for text in literal.values:
             try:
-                bound = _coerce(text, like)
-            except (ValueError, TypeError, ArithmeticError):
+                beside = _beside(_coerce(text, like), like)
+            except (ValueError, TypeError, ArithmeticError):  # also a date past year 9999
                 continue
-            out.setdefault(literal.column, []).extend(_beside(bound, like))
+            out.setdefault(literal.column, []).extend(beside)
     return out
+
+
+def _fits(column: Column, value: Any) -> bool:
+    """Whether the column's type can store ``value``: a value beside a gold bound may not
+    (``< 99.99`` on a ``numeric(4,2)``), and one such value would fail the table's insert."""
+    limit = _INT_LIMITS.get(column.data_type)
+    if limit is not None and isinstance(value, int):
+        return -limit <= value < limit
+    if column.precision is not None and isinstance(value, decimal.Decimal):
+        step = decimal.Decimal(1).scaleb(-(column.scale or 0))
+        stored = value.quantize(step, rounding=decimal.ROUND_HALF_UP)  # PostgreSQL rounds ties away from 0
+        return abs(stored) < decimal.Decimal(10) ** (column.precision - (column.scale or 0))
+    return True
 
 
 def _beside(bound: Any, like: Any) -> list[Any]:
@@ -859,7 +875,9 @@ def _columns(cur: Any, oid: int) -> tuple[list[Column], dict[int, int]]:
         """
         SELECT a.attnum, a.attname, format_type(a.atttypid, NULL), NOT a.attnotnull,
                information_schema._pg_char_max_length(a.atttypid, a.atttypmod),
-               information_schema._pg_numeric_scale(a.atttypid, a.atttypmod)
+               information_schema._pg_numeric_scale(a.atttypid, a.atttypmod),
+               CASE WHEN a.atttypid = 'numeric'::regtype
+                    THEN information_schema._pg_numeric_precision(a.atttypid, a.atttypmod) END
         FROM pg_attribute a
         WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
         ORDER BY a.attnum
@@ -867,8 +885,10 @@ def _columns(cur: Any, oid: int) -> tuple[list[Column], dict[int, int]]:
         (oid,),
     )
     columns, numbers = [], {}
-    for position, (attnum, name, data_type, nullable, max_length, scale) in enumerate(cur.fetchall()):
-        columns.append(Column(name, data_type, nullable, max_length, scale))
+    for position, (attnum, name, data_type, nullable, max_length, scale, precision) in enumerate(
+        cur.fetchall()
+    ):
+        columns.append(Column(name, data_type, nullable, max_length, scale, precision))
         numbers[attnum] = position
     return columns, numbers
 

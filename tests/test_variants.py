@@ -276,3 +276,35 @@ def test_row_left_without_a_parent_is_dropped_once():
     parents = {"public.pets": [], "public.vets": [(20,)]}
     out = generate_table(table, rows, parents, {}, random.Random(0), Rates(0, 0, 0, 0))
     assert out == []
+
+
+def test_bound_beside_the_column_types_limit(backend, tmp_path):
+    """``amount < 99.99`` on a numeric(4,2): 100.00, beside the bound, cannot be stored.
+
+    Planted, it failed the child's insert; the base rows tried next pointed at dropped
+    parents, and the whole run stopped. Values the column cannot hold are left out.
+    """
+    folder = tmp_path / "ovf" / "till"
+    folder.mkdir(parents=True)
+    items = ", ".join(f"({i}, 'item {i}')" for i in range(1, 41))
+    sales = ", ".join(f"({i}, {1 + i % 40}, {10 + (i * 7) % 89}.{i % 100:02d})" for i in range(1, 301))
+    (folder / "till.sql").write_text(
+        "CREATE TABLE items (item_id integer PRIMARY KEY, name text NOT NULL);\n"
+        "CREATE TABLE sales (sale_id integer PRIMARY KEY, item_id integer NOT NULL REFERENCES items (item_id), "
+        "amount numeric(4,2) NOT NULL);\n"
+        f"INSERT INTO items VALUES {items};\nINSERT INTO sales VALUES {sales};\n"
+    )
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "question,query,db_name,query_category\n"
+        "Sales under 99.99?,SELECT COUNT(*) FROM sales WHERE amount < 99.99,till,where\n"
+    )
+    suite, _ = build(backend, questions, tmp_path / "ovf", k=2)
+    base = checksums(backend, "till")["sales"]
+    for name in suite.variants["till"]:
+        assert checksums(backend, name)["sales"] != base, name
+        assert (
+            backend.admin_query(name, "SELECT COUNT(*) FROM sales WHERE amount IN (99.99, 99.98)")[0][0] > 0
+        )
+        orphans = "SELECT COUNT(*) FROM sales s LEFT JOIN items i USING (item_id) WHERE i.item_id IS NULL"
+        assert backend.admin_query(name, orphans) == [(0,)]
