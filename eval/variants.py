@@ -506,6 +506,8 @@ class _KeyMaker:
                 row.values[i] = rng.choice(targets)[j]
             elif column.data_type in _INTS:
                 row.values[i] = self.top[i] + 1 + n
+                if not _fits(column, row.values[i]):  # a smallint key already near its limit
+                    return False
             elif column.data_type in _TEXTS and isinstance(row.values[i], str):
                 suffix = f"~{n}"
                 room = (column.max_length or 10_000) - len(suffix)

@@ -308,3 +308,20 @@ def test_bound_beside_the_column_types_limit(backend, tmp_path):
         )
         orphans = "SELECT COUNT(*) FROM sales s LEFT JOIN items i USING (item_id) WHERE i.item_id IS NULL"
         assert backend.admin_query(name, orphans) == [(0,)]
+
+
+def test_duplicates_get_no_key_past_the_column_type():
+    """A smallint key at 32767: a duplicated row gets no fresh key rather than one that cannot be stored."""
+    from eval.variants import Column, Rates, Table, _Row, generate_table
+
+    table = Table(
+        "public.slots",
+        (Column("slot_id", "smallint", nullable=False), Column("label", "text")),
+        [(32766, "a"), (32767, "b")],
+        keys=[(0,)],
+    )
+    rows = [_Row(list(r)) for r in table.rows]
+    out = generate_table(
+        table, rows, {}, {}, random.Random(0), Rates(drop=0, duplicate=1, perturb=0, remap=0)
+    )
+    assert sorted(r[0] for r in out) == [32766, 32767]
