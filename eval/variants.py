@@ -355,17 +355,28 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
     """Wrap each table's rows, marking those that carry a gold literal and their parents."""
     wrapped = {name: [_Row(list(r)) for r in t.rows] for name, t in tables.items()}
     for name in sorted(tables):
-        table, rows = tables[name], wrapped[name]
-        for literal in literals:
-            i = table.index(literal.column)
-            if i is None:
-                continue
-            carriers = [row for row in rows if matches(literal, row.values[i])]
-            rng = random.Random(f"{seed}:{name}:{literal!r}")
-            for row in rng.sample(carriers, min(PROTECTED_PER_LITERAL, len(carriers))):
-                row.protected.add(i)
-                row.kept = True
-    for name in reversed(parents_first(tables)):  # children first: kept rows keep their parents
+        _mark_carriers(tables[name], wrapped[name], literals, f"{seed}:{name}")
+    _keep_parents(tables, wrapped)
+    _mark_childless(tables, wrapped)
+    return wrapped
+
+
+def _mark_carriers(table: Table, rows: list[_Row], literals: Sequence[Literal], seed: str) -> None:
+    """Protect a few rows carrying each literal, in that column, and keep them."""
+    for literal in literals:
+        i = table.index(literal.column)
+        if i is None:
+            continue
+        carriers = [row for row in rows if matches(literal, row.values[i])]
+        rng = random.Random(f"{seed}:{literal!r}")
+        for row in rng.sample(carriers, min(PROTECTED_PER_LITERAL, len(carriers))):
+            row.protected.add(i)
+            row.kept = True
+
+
+def _keep_parents(tables: Mapping[str, Table], wrapped: Mapping[str, list[_Row]]) -> None:
+    """Keep the parents of kept rows (children first, so grandparents follow)."""
+    for name in reversed(parents_first(tables)):
         for fk in tables[name].foreign_keys:
             if fk.parent not in tables:
                 continue
@@ -373,6 +384,10 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
             for parent_row in wrapped[fk.parent]:
                 if tuple(parent_row.values[i] for i in fk.parent_columns) in wanted:
                     parent_row.kept = True
+
+
+def _mark_childless(tables: Mapping[str, Table], wrapped: Mapping[str, list[_Row]]) -> None:
+    """Mark parent rows that a child table does not refer to on the base."""
     for table in tables.values():
         for fk in table.foreign_keys:
             if fk.parent not in tables:
@@ -381,7 +396,6 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
             for parent_row in wrapped[fk.parent]:
                 if tuple(parent_row.values[i] for i in fk.parent_columns) not in used:
                     parent_row.childless = True
-    return wrapped
 
 
 def _referenced(child: Table, fk: ForeignKey) -> set[tuple]:
