@@ -36,7 +36,7 @@ from eval.pipeline import RunConfig, open_backend  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
 from eval.records import Prediction  # noqa: E402
 from eval.schemas import discover  # noqa: E402
-from eval.variants import build_suite, cached_gold_runner, suite_rows  # noqa: E402
+from eval.variants import build_suite, suite_rows  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "fixtures" / "sample"
 
@@ -108,14 +108,10 @@ def main() -> None:
 
             checker = evaluator(backend, cache_dir / "gold-build", args.parallel)
             started = time.perf_counter()
-            suite = build_suite(
-                backend, sources, questions, args.k, args.seed, gold=cached_gold_runner(backend, checker)
-            )
+            suite = build_suite(backend, sources, questions, args.k, args.seed, gold=checker.run_gold)
             cold = time.perf_counter() - started
             started = time.perf_counter()
-            build_suite(
-                backend, sources, questions, args.k, args.seed, gold=cached_gold_runner(backend, checker)
-            )
+            build_suite(backend, sources, questions, args.k, args.seed, gold=checker.run_gold)
             warm = time.perf_counter() - started
             print(f"variant build: {cold:.2f}s cold ({suite.built} databases built), {warm:.2f}s cached")
             print(

@@ -24,7 +24,7 @@ from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 
 from eval.records import QueryResult
 from eval.sqlite_rewrites import RewriteError, Schema, rewrite_for_sqlite
-from eval.sqltext import DIALECT, SqlTextError
+from eval.sqltext import DIALECT, SqlTextError, first_line
 
 DIALECTS = ("postgres", "duckdb", "sqlite")
 
@@ -55,7 +55,7 @@ def _parse_one(sql: str) -> exp.Expression:
     try:
         trees = [t for t in sqlglot.parse(sql, read=DIALECT) if isinstance(t, exp.Expression)]
     except (ParseError, TokenError) as exc:
-        raise TranspileError(f"cannot parse: {_first_line(str(exc))}") from exc
+        raise TranspileError(f"cannot parse: {first_line(str(exc))}") from exc
     if len(trees) != 1:
         raise TranspileError(f"expected one statement, found {len(trees)}")
     return trees[0]
@@ -66,7 +66,7 @@ def _generate(tree: exp.Expr, dialect: str) -> str:
         # RAISE: an unsupported construct is an error, not a silently different query.
         return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
-        raise TranspileError(f"not supported in {dialect}: {_first_line(str(exc))}") from exc
+        raise TranspileError(f"not supported in {dialect}: {first_line(str(exc))}") from exc
 
 
 # Statements of a schema file that only matter to PostgreSQL (pg_dump preambles, owners,
@@ -84,7 +84,7 @@ def schema_statements(text: str, dialect: str, columns: dict[str, dict[str, str]
     try:
         trees = sqlglot.parse(text, read=DIALECT)
     except (ParseError, TokenError) as exc:
-        raise TranspileError(f"cannot parse: {_first_line(str(exc))}") from exc
+        raise TranspileError(f"cannot parse: {first_line(str(exc))}") from exc
     out = []
     for tree in trees:
         if not isinstance(tree, exp.Expression) or isinstance(tree, _SKIPPED) or _is_pg_only(tree):
@@ -166,8 +166,3 @@ def _value(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value
-
-
-def _first_line(text: str) -> str:
-    text = text.strip()
-    return text.splitlines()[0] if text else text

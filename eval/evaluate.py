@@ -167,6 +167,10 @@ class Evaluator:
             cache.put(db_name, content_hash, sql, result)
         return result
 
+    def run_gold(self, db_name: str, sql: str) -> QueryResult:
+        """Run one gold query now, through the gold cache (the suite's variant checks)."""
+        return self._run(db_name, sql, gold=True)
+
     def _result(self, db_name: str, sql: str, *, gold: bool) -> QueryResult:
         # Called from a worker: waiting on a future that is queued behind us could
         # deadlock a full pool, so run it here if nobody has started it yet.

@@ -266,7 +266,7 @@ def _check_tree(tree: exp.Expression) -> None:
 
 def _check_tokens(tokens: list[Token], parse_error: ParseError) -> None:
     if tokens[0].token_type not in _QUERY_STARTS or any(t.token_type in _WRITE_TOKENS for t in tokens):
-        raise UnsafeSqlError(f"cannot parse SQL: {_first_line(str(parse_error))}")
+        raise UnsafeSqlError(f"cannot parse SQL: {first_line(str(parse_error))}")
 
 
 def _statement_kind(node: exp.Expression) -> str:
@@ -275,8 +275,10 @@ def _statement_kind(node: exp.Expression) -> str:
     return node.key.upper()
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
+def first_line(text: str) -> str:
+    """The first line of a message ('' for a blank one), for one-line errors."""
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
 
 
 # --------------------------------------------------------------------------- ORDER BY

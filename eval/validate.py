@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from eval.comparator import CompareOptions, compare
 from eval.db.base import Backend
 from eval.evaluate import plan_gold
 from eval.questions import load_questions
-from eval.records import CATEGORIES, Question
+from eval.records import CATEGORIES, QueryResult, Question
 from eval.schemas import discover
 from eval.sqltext import DIALECT, gold_families, parse_single_query
 
@@ -78,8 +78,9 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
     plan = plan_gold(question)
     if plan.error:
         return [*problems, Problem(question, plan.error)]
+    ran: dict[str, QueryResult] = {}
     for sql, keys in zip(plan.expansions, plan.order_keys):
-        first = backend.execute(question.db_name, sql)
+        first = ran[sql] = backend.execute(question.db_name, sql)
         if not first.ok:
             problems.append(Problem(question, f"gold fails: {first.error}  ({sql})"))
             continue
@@ -92,21 +93,24 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
         tie = tie_at_limit(backend, question.db_name, sql)
         if tie:
             problems.append(Problem(question, f"ambiguous: {tie}  ({sql})"))
-    problems.extend(Problem(question, message) for message in collapsing_choices(backend, question))
+    problems.extend(Problem(question, message) for message in collapsing_choices(backend, question, ran))
     return problems
 
 
-def collapsing_choices(backend: Backend, question: Question) -> list[str]:
+def collapsing_choices(
+    backend: Backend, question: Question, ran: Mapping[str, QueryResult] | None = None
+) -> list[str]:
     """Column choices of a ``{}`` group that return fewer distinct rows than the fullest one.
 
     Such a choice (``{id, name}`` answered with names only, where two rows share a name)
     merges rows, so a prediction with wrong extra rows whose names collide would pass.
+    ``ran`` holds results already fetched, by query text (not run again).
     """
     messages = []
     for family in gold_families(question.query):
         if len(family) < 2:
             continue
-        counts = [_distinct_rows(backend, question.db_name, sql) for sql in family]
+        counts = [_distinct_rows(backend, question.db_name, sql, ran or {}) for sql in family]
         if counts[0] is None:
             continue
         for sql, count in zip(family[1:], counts[1:]):
@@ -118,8 +122,10 @@ def collapsing_choices(backend: Backend, question: Question) -> list[str]:
     return messages
 
 
-def _distinct_rows(backend: Backend, db_name: str, sql: str) -> int | None:
-    result = backend.execute(db_name, sql)
+def _distinct_rows(backend: Backend, db_name: str, sql: str, ran: Mapping[str, QueryResult]) -> int | None:
+    result = ran.get(sql)
+    if result is None:
+        result = backend.execute(db_name, sql)
     if not result.ok:
         return None
     try:

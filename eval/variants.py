@@ -55,7 +55,7 @@ from eval.schemas import SchemaSource
 from eval.sqltext import DIALECT
 
 # Bump when the generation changes, so cached variants are rebuilt.
-VARIANT_FORMAT = "5"
+VARIANT_FORMAT = "6"
 ATTEMPTS = 3
 P_BOUNDARY = 0.35
 PROTECTED_PER_LITERAL = 3
@@ -218,6 +218,8 @@ class Column:
     nullable: bool = True
     max_length: int | None = None
     scale: int | None = None
+    precision: int | None = None
+    """Decimal digits of a ``numeric(p, s)`` (None for other types and bare numeric)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ class Table:
 
 
 _INTS = {"smallint", "integer", "bigint"}
+_INT_LIMITS = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 _DECIMALS = {"numeric", "decimal"}
 _FLOATS = {"real", "double precision"}
 _TEXTS = {"text", "character varying", "character", "varchar", "char"}
@@ -352,17 +355,28 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
     """Wrap each table's rows, marking those that carry a gold literal and their parents."""
     wrapped = {name: [_Row(list(r)) for r in t.rows] for name, t in tables.items()}
     for name in sorted(tables):
-        table, rows = tables[name], wrapped[name]
-        for literal in literals:
-            i = table.index(literal.column)
-            if i is None:
-                continue
-            carriers = [row for row in rows if matches(literal, row.values[i])]
-            rng = random.Random(f"{seed}:{name}:{literal!r}")
-            for row in rng.sample(carriers, min(PROTECTED_PER_LITERAL, len(carriers))):
-                row.protected.add(i)
-                row.kept = True
-    for name in reversed(parents_first(tables)):  # children first: kept rows keep their parents
+        _mark_carriers(tables[name], wrapped[name], literals, f"{seed}:{name}")
+    _keep_parents(tables, wrapped)
+    _mark_childless(tables, wrapped)
+    return wrapped
+
+
+def _mark_carriers(table: Table, rows: list[_Row], literals: Sequence[Literal], seed: str) -> None:
+    """Protect a few rows carrying each literal, in that column, and keep them."""
+    for literal in literals:
+        i = table.index(literal.column)
+        if i is None:
+            continue
+        carriers = [row for row in rows if matches(literal, row.values[i])]
+        rng = random.Random(f"{seed}:{literal!r}")
+        for row in rng.sample(carriers, min(PROTECTED_PER_LITERAL, len(carriers))):
+            row.protected.add(i)
+            row.kept = True
+
+
+def _keep_parents(tables: Mapping[str, Table], wrapped: Mapping[str, list[_Row]]) -> None:
+    """Keep the parents of kept rows (children first, so grandparents follow)."""
+    for name in reversed(parents_first(tables)):
         for fk in tables[name].foreign_keys:
             if fk.parent not in tables:
                 continue
@@ -370,6 +384,10 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
             for parent_row in wrapped[fk.parent]:
                 if tuple(parent_row.values[i] for i in fk.parent_columns) in wanted:
                     parent_row.kept = True
+
+
+def _mark_childless(tables: Mapping[str, Table], wrapped: Mapping[str, list[_Row]]) -> None:
+    """Mark parent rows that a child table does not refer to on the base."""
     for table in tables.values():
         for fk in table.foreign_keys:
             if fk.parent not in tables:
@@ -378,7 +396,6 @@ def protect(tables: Mapping[str, Table], literals: Sequence[Literal], seed: str)
             for parent_row in wrapped[fk.parent]:
                 if tuple(parent_row.values[i] for i in fk.parent_columns) not in used:
                     parent_row.childless = True
-    return wrapped
 
 
 def _referenced(child: Table, fk: ForeignKey) -> set[tuple]:
@@ -425,7 +442,7 @@ def generate_table(
     survivors = [r for r in rows if r.kept or r.childless or rng.random() >= rates.drop] or rows[:1]
     fixed = table.fixed_columns()
     pools = [
-        _Pool.of([r.values[i] for r in rows], boundaries.get(c.name.lower(), []))
+        _Pool.of([r.values[i] for r in rows], [b for b in boundaries.get(c.name.lower(), []) if _fits(c, b)])
         for i, c in enumerate(table.columns)
     ]
     fresh = _KeyMaker(table, parents, pools)
@@ -503,6 +520,8 @@ class _KeyMaker:
                 row.values[i] = rng.choice(targets)[j]
             elif column.data_type in _INTS:
                 row.values[i] = self.top[i] + 1 + n
+                if not _fits(column, row.values[i]):  # a smallint key already near its limit
+                    return False
             elif column.data_type in _TEXTS and isinstance(row.values[i], str):
                 suffix = f"~{n}"
                 room = (column.max_length or 10_000) - len(suffix)
@@ -562,11 +581,24 @@ def boundary_values(literals: Sequence[Literal], tables: Mapping[str, Table]) ->
             continue
         for text in literal.values:
             try:
-                bound = _coerce(text, like)
-            except (ValueError, TypeError, ArithmeticError):
+                beside = _beside(_coerce(text, like), like)
+            except (ValueError, TypeError, ArithmeticError):  # also a date past year 9999
                 continue
-            out.setdefault(literal.column, []).extend(_beside(bound, like))
+            out.setdefault(literal.column, []).extend(beside)
     return out
+
+
+def _fits(column: Column, value: Any) -> bool:
+    """Whether the column's type can store ``value``: a value beside a gold bound may not
+    (``< 99.99`` on a ``numeric(4,2)``), and one such value would fail the table's insert."""
+    limit = _INT_LIMITS.get(column.data_type)
+    if limit is not None and isinstance(value, int):
+        return -limit <= value < limit
+    if column.precision is not None and isinstance(value, decimal.Decimal):
+        step = decimal.Decimal(1).scaleb(-(column.scale or 0))
+        stored = value.quantize(step, rounding=decimal.ROUND_HALF_UP)  # PostgreSQL rounds ties away from 0
+        return abs(stored) < decimal.Decimal(10) ** (column.precision - (column.scale or 0))
+    return True
 
 
 def _beside(bound: Any, like: Any) -> list[Any]:
@@ -601,6 +633,8 @@ def _fix_foreign_keys(
         existing = {tuple(r[i] for i in fk.parent_columns) for r in parents[fk.parent]}
         targets = _targets(table, fk, parents[fk.parent])
         for row in rows:
+            if not row.values:
+                continue  # already gone: an earlier foreign key had nothing to point at
             current = tuple(row.values[i] for i in fk.columns)
             if any(v is None for v in current):
                 continue
@@ -662,7 +696,7 @@ def build_suite(
     k: int,
     seed: int = 0,
     *,
-    gold: Any = None,
+    gold: Callable[[str, str], QueryResult] | None = None,
 ) -> SuiteBuild:
     """Build (or reuse) ``k`` variants of each database, checking that golds stay non-empty.
 
@@ -684,6 +718,8 @@ def build_suite(
     built = 0
     for db_name, source in sorted(sources.items()):
         db_literals = literals.get(db_name, ())
+        # Only golds with rows on the base can come out empty on a variant: run those once.
+        live = _golds_with_rows(run_gold, db_name, golds.get(db_name, []))
         names = []
         for index in range(1, k + 1):
             name = f"{db_name}__v{index}"
@@ -699,7 +735,7 @@ def build_suite(
                     accept=hashes[attempt + 1 :],
                 )
                 attempt = hashes.index(backend.content_hash(name))
-                failures = _gold_failures(run_gold, db_name, name, golds.get(db_name, []))
+                failures = _gold_failures(run_gold, name, live)
                 if not failures or attempt + 1 == ATTEMPTS:
                     break
                 rebuilt.append(f"{name}: {failures[0]}")
@@ -721,20 +757,35 @@ def _golds_by_db(questions: Sequence[Question]) -> dict[str, list[tuple[Question
     return out
 
 
-def _gold_failures(run_gold: Any, base: str, variant: str, golds: list[tuple[Question, str]]) -> list[str]:
-    """Golds with rows on the base that have none, or fail, on the variant."""
-    failures: list[str] = []
+def _golds_with_rows(
+    run_gold: Callable[[str, str], QueryResult], base: str, golds: list[tuple[Question, str]]
+) -> list[tuple[Question, str]]:
+    """The golds that run and return rows on the base database."""
+    out = []
     for question, sql in golds:
-        if any(f.startswith(question.row_label + " ") for f in failures):
+        on_base = run_gold(base, sql)
+        if on_base.ok and on_base.rows:
+            out.append((question, sql))
+    return out
+
+
+def _gold_failures(
+    run_gold: Callable[[str, str], QueryResult], variant: str, golds: list[tuple[Question, str]]
+) -> list[str]:
+    """Golds (with rows on the base) that have none, or fail, on the variant."""
+    failures: list[str] = []
+    failed: set[str] = set()
+    for question, sql in golds:
+        if question.row_label in failed:
             continue  # one line per question
-        on_base: QueryResult = run_gold(base, sql)
-        if not on_base.ok or not on_base.rows:
-            continue
-        on_variant: QueryResult = run_gold(variant, sql)
+        on_variant = run_gold(variant, sql)
         if not on_variant.ok:
             failures.append(f"{question.row_label} gold fails: {on_variant.error}")
         elif not on_variant.rows:
             failures.append(f"{question.row_label} gold returns no rows")
+        else:
+            continue
+        failed.add(question.row_label)
     return failures
 
 
@@ -776,11 +827,15 @@ def _insert(cur: Any, table: Table, rows: list[tuple]) -> list[tuple]:
             return row
         return tuple(Json(v) if i in json_columns and v is not None else v for i, v in enumerate(row))
 
+    # A foreign key is checked at the end of each statement: rows of a table that refers
+    # to itself go in one statement, or a row pointing into a later page would be refused.
+    self_referencing = any(fk.parent == table.name for fk in table.foreign_keys)
     for candidate in (rows, table.rows):
         cur.execute("SAVEPOINT sqlharness_variant")
         try:
             if candidate:
-                execute_values(cur, sql, [adapt(r) for r in candidate], page_size=1000)
+                page = len(candidate) if self_referencing else 1000
+                execute_values(cur, sql, [adapt(r) for r in candidate], page_size=page)
             cur.execute("RELEASE SAVEPOINT sqlharness_variant")
             return list(candidate)
         except PgError:
@@ -803,8 +858,10 @@ def read_tables(conn: Any) -> dict[str, Table]:
         relations = cur.fetchall()
         tables: dict[str, Table] = {}
         names = {oid: name for oid, name in relations}
+        numbers_of: dict[str, dict[int, int]] = {}
         for oid, name in relations:
             columns, numbers = _columns(cur, oid)
+            numbers_of[name] = numbers
             cur.execute(f"SELECT {', '.join(_quote(c.name) for c in columns)} FROM {name} ORDER BY ctid")
             rows = [tuple(r) for r in cur.fetchall()]
             table = Table(name, tuple(columns), rows)
@@ -822,11 +879,10 @@ def read_tables(conn: Any) -> dict[str, Table]:
             tables[name] = table
     # Parent column numbers are attribute numbers of the parent: turn them into positions.
     for table in tables.values():
-        fixed = []
-        for fk in table.foreign_keys:
-            parent_numbers = _attnums(conn, fk.parent)
-            fixed.append(replace(fk, parent_columns=tuple(parent_numbers[n] for n in fk.parent_columns)))
-        table.foreign_keys = fixed
+        table.foreign_keys = [
+            replace(fk, parent_columns=tuple(numbers_of[fk.parent][n] for n in fk.parent_columns))
+            for fk in table.foreign_keys
+        ]
     return tables
 
 
@@ -835,7 +891,9 @@ def _columns(cur: Any, oid: int) -> tuple[list[Column], dict[int, int]]:
         """
         SELECT a.attnum, a.attname, format_type(a.atttypid, NULL), NOT a.attnotnull,
                information_schema._pg_char_max_length(a.atttypid, a.atttypmod),
-               information_schema._pg_numeric_scale(a.atttypid, a.atttypmod)
+               information_schema._pg_numeric_scale(a.atttypid, a.atttypmod),
+               CASE WHEN a.atttypid = 'numeric'::regtype
+                    THEN information_schema._pg_numeric_precision(a.atttypid, a.atttypmod) END
         FROM pg_attribute a
         WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
         ORDER BY a.attnum
@@ -843,20 +901,12 @@ def _columns(cur: Any, oid: int) -> tuple[list[Column], dict[int, int]]:
         (oid,),
     )
     columns, numbers = [], {}
-    for position, (attnum, name, data_type, nullable, max_length, scale) in enumerate(cur.fetchall()):
-        columns.append(Column(name, data_type, nullable, max_length, scale))
+    for position, (attnum, name, data_type, nullable, max_length, scale, precision) in enumerate(
+        cur.fetchall()
+    ):
+        columns.append(Column(name, data_type, nullable, max_length, scale, precision))
         numbers[attnum] = position
     return columns, numbers
-
-
-def _attnums(conn: Any, table: str) -> dict[int, int]:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT attnum FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-            "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-            (table,),
-        )
-        return {attnum: i for i, (attnum,) in enumerate(cur.fetchall())}
 
 
 def _quote(name: str) -> str:
@@ -935,7 +985,7 @@ def run_suite(
         questions,
         config.suite,
         config.suite_seed,
-        gold=cached_gold_runner(backend, evaluator),
+        gold=evaluator.run_gold,
     )
     build_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -965,21 +1015,3 @@ def run_suite(
         },
     }
     return judged, meta
-
-
-def cached_gold_runner(backend: Any, evaluator: Evaluator) -> Any:
-    """Run a gold query through the evaluator's gold cache (results reused by the suite pass)."""
-    cache = evaluator.gold_cache
-
-    def run(db_name: str, sql: str) -> QueryResult:
-        content_hash = backend.content_hash(db_name)
-        if cache is not None:
-            cached = cache.get(db_name, content_hash, sql)
-            if cached is not None:
-                return cached
-        result: QueryResult = backend.execute(db_name, sql)
-        if cache is not None:
-            cache.put(db_name, content_hash, sql, result)
-        return result
-
-    return run

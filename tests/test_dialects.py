@@ -187,6 +187,9 @@ ENGINE_ESCAPES = {
         "COPY orders TO '{tmp}/copy.csv'",
         "CREATE TABLE t AS SELECT 1",
         "INSTALL httpfs",
+        # Allowed on a read-only file, and it would outlive the query on the pooled cursor.
+        "CREATE TEMP VIEW orders AS SELECT 1 AS n",
+        "CREATE TEMP MACRO count_star() AS 1",
     ],
 }
 
@@ -204,6 +207,16 @@ def test_engine_refuses_escapes_without_the_statement_checks(dialect, file_cache
             assert not backend.execute("shop", "DELETE FROM orders").ok, sql
     assert file_sums(file_cache, dialect) == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_engine_error_without_a_message_is_named_by_its_type(tmp_path):
+    """An engine exception with an empty message still comes back as data, not an IndexError."""
+    backend = open_file_backend("sqlite", tmp_path, ExecLimits(timeout_s=2))
+    assert isinstance(backend, FileBackend)
+    failed = backend._error_result(ValueError(), 0.0, timed_out=False)
+    assert failed.error == "ValueError" and not failed.timeout
+    late = backend._error_result(ValueError("interrupted"), 0.0, timed_out=True)
+    assert late.timeout and late.error == "statement timeout: canceled after 2s"
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

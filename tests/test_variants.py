@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 
 import psycopg2
@@ -227,3 +228,100 @@ def test_suite_with_another_dialect_is_refused(cache_dir, tmp_path, capsys):
     out = tmp_path / "x.csv"
     assert main([*sample_args(cache_dir, out), "--suite", "--dialect", "sqlite"]) == 2
     assert "--suite needs --dialect postgres" in capsys.readouterr().err
+
+
+def test_self_referencing_table_larger_than_one_insert_page(backend, tmp_path):
+    """A table whose rows point at later rows of itself, beyond one INSERT page (1000 rows).
+
+    Its foreign key is checked at the end of each INSERT statement: written in pages, a row
+    pointing into a later page would be refused, and the variant would fall back to the base.
+    """
+    folder = tmp_path / "selfref" / "staff"
+    folder.mkdir(parents=True)
+    rows = ", ".join(f"({i}, {'NULL' if i == 2500 else i + 1}, {1000 + i % 97})" for i in range(1, 2501))
+    (folder / "staff.sql").write_text(
+        "CREATE TABLE staff (staff_id integer PRIMARY KEY, "
+        "boss_id integer REFERENCES staff (staff_id), salary integer NOT NULL);\n"
+        f"INSERT INTO staff VALUES {rows};\n"
+    )
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "question,query,db_name,query_category\n"
+        "How many earn 1050 or more?,SELECT COUNT(*) FROM staff WHERE salary >= 1050,staff,where\n"
+    )
+    suite, _ = build(backend, questions, tmp_path / "selfref", k=2)
+    base = checksums(backend, "staff")["staff"]
+    for name in suite.variants["staff"]:
+        assert checksums(backend, name)["staff"] != base, name
+        orphans = backend.admin_query(
+            name,
+            "SELECT COUNT(*) FROM staff s LEFT JOIN staff b ON b.staff_id = s.boss_id "
+            "WHERE s.boss_id IS NOT NULL AND b.staff_id IS NULL",
+        )
+        assert orphans == [(0,)]
+
+
+def test_row_left_without_a_parent_is_dropped_once():
+    """A row whose first foreign key has nothing left to point at goes; the next key skips it."""
+    from eval.variants import Column, ForeignKey, Rates, Table, _Row, generate_table
+
+    table = Table(
+        "public.visits",
+        (Column("visit_id", "integer"), Column("pet_id", "integer"), Column("vet_id", "integer")),
+        [(1, 10, 20), (2, 11, 20)],
+        keys=[(0,)],
+        foreign_keys=[ForeignKey((1,), "public.pets", (0,)), ForeignKey((2,), "public.vets", (0,))],
+    )
+    rows = [_Row(list(r)) for r in table.rows]
+    parents = {"public.pets": [], "public.vets": [(20,)]}
+    out = generate_table(table, rows, parents, {}, random.Random(0), Rates(0, 0, 0, 0))
+    assert out == []
+
+
+def test_bound_beside_the_column_types_limit(backend, tmp_path):
+    """``amount < 99.99`` on a numeric(4,2): 100.00, beside the bound, cannot be stored.
+
+    Planted, it failed the child's insert; the base rows tried next pointed at dropped
+    parents, and the whole run stopped. Values the column cannot hold are left out.
+    """
+    folder = tmp_path / "ovf" / "till"
+    folder.mkdir(parents=True)
+    items = ", ".join(f"({i}, 'item {i}')" for i in range(1, 41))
+    sales = ", ".join(f"({i}, {1 + i % 40}, {10 + (i * 7) % 89}.{i % 100:02d})" for i in range(1, 301))
+    (folder / "till.sql").write_text(
+        "CREATE TABLE items (item_id integer PRIMARY KEY, name text NOT NULL);\n"
+        "CREATE TABLE sales (sale_id integer PRIMARY KEY, item_id integer NOT NULL REFERENCES items (item_id), "
+        "amount numeric(4,2) NOT NULL);\n"
+        f"INSERT INTO items VALUES {items};\nINSERT INTO sales VALUES {sales};\n"
+    )
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "question,query,db_name,query_category\n"
+        "Sales under 99.99?,SELECT COUNT(*) FROM sales WHERE amount < 99.99,till,where\n"
+    )
+    suite, _ = build(backend, questions, tmp_path / "ovf", k=2)
+    base = checksums(backend, "till")["sales"]
+    for name in suite.variants["till"]:
+        assert checksums(backend, name)["sales"] != base, name
+        assert (
+            backend.admin_query(name, "SELECT COUNT(*) FROM sales WHERE amount IN (99.99, 99.98)")[0][0] > 0
+        )
+        orphans = "SELECT COUNT(*) FROM sales s LEFT JOIN items i USING (item_id) WHERE i.item_id IS NULL"
+        assert backend.admin_query(name, orphans) == [(0,)]
+
+
+def test_duplicates_get_no_key_past_the_column_type():
+    """A smallint key at 32767: a duplicated row gets no fresh key rather than one that cannot be stored."""
+    from eval.variants import Column, Rates, Table, _Row, generate_table
+
+    table = Table(
+        "public.slots",
+        (Column("slot_id", "smallint", nullable=False), Column("label", "text")),
+        [(32766, "a"), (32767, "b")],
+        keys=[(0,)],
+    )
+    rows = [_Row(list(r)) for r in table.rows]
+    out = generate_table(
+        table, rows, {}, {}, random.Random(0), Rates(drop=0, duplicate=1, perturb=0, remap=0)
+    )
+    assert sorted(r[0] for r in out) == [32766, 32767]

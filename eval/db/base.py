@@ -9,8 +9,11 @@ backend's business; callers only see :class:`~eval.records.QueryResult`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import queue
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -25,6 +28,31 @@ class ExecLimits:
     work_mem: str = "64MB"
     temp_file_limit: str = "1GB"
     lock_timeout_s: float = 2.0
+
+
+def fetched_result(
+    columns: tuple[str, ...], rows: Sequence[tuple], max_rows: int, started: float
+) -> QueryResult:
+    """The rows a capped fetch got: a result, or "too large" when it went past ``max_rows``."""
+    elapsed = time.perf_counter() - started
+    if len(rows) > max_rows:
+        return QueryResult(
+            error=f"result too large: more than {max_rows} rows", too_large=True, elapsed_s=elapsed
+        )
+    return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=elapsed)
+
+
+_Conn = TypeVar("_Conn")
+
+
+def drain(pool: queue.Queue[_Conn]) -> list[_Conn]:
+    """Take every idle connection out of ``pool`` (for the engine to close)."""
+    out = []
+    while True:
+        try:
+            out.append(pool.get_nowait())
+        except queue.Empty:
+            return out
 
 
 class Backend(abc.ABC):

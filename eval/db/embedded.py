@@ -22,11 +22,12 @@ from typing import Any
 
 import sqlglot
 
-from eval.db.base import Backend, ExecLimits
+from eval.db.base import Backend, ExecLimits, drain, fetched_result
 from eval.dialects import TranspileError, schema_statements, transpile_query
 from eval.errors import BadInput
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
+from eval.sqltext import first_line
 
 # Bump when the way files are built changes.
 FILE_FORMAT = "2"
@@ -99,10 +100,6 @@ class FileBackend(Backend):
     def content_hash(self, db_name: str) -> str:
         return self._hashes.get(db_name, "")
 
-    def database_path(self, db_name: str) -> Path:
-        """The file holding ``db_name`` (tests checksum it)."""
-        return self._paths[db_name]
-
     def table_metadata(self, db_name: str) -> str:
         return self._ddl.get(db_name, "")
 
@@ -161,27 +158,19 @@ class FileBackend(Backend):
             if not chunk:
                 break
             rows.extend(tuple(r) for r in chunk)
+        return fetched_result(columns, rows, max_rows, started)
+
+    def _error_result(self, exc: Exception, started: float, *, timed_out: bool) -> QueryResult:
+        """A failed query as data: the timeout when the engine's deadline fired, else its message."""
         elapsed = time.perf_counter() - started
-        if len(rows) > max_rows:
-            return QueryResult(
-                error=f"result too large: more than {max_rows} rows", too_large=True, elapsed_s=elapsed
-            )
-        return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=elapsed)
+        if timed_out:
+            message = f"statement timeout: canceled after {self.limits.timeout_s:g}s"
+            return QueryResult(error=message, timeout=True, elapsed_s=elapsed)
+        return QueryResult(error=first_line(str(exc)) or type(exc).__name__, elapsed_s=elapsed)
 
     def _closing_all(self) -> list[Any]:
         """Empty every pool, returning the connections for the engine to close."""
-        out = []
-        for pool in self._pools.values():
-            while True:
-                try:
-                    out.append(pool.get_nowait())
-                except queue.Empty:
-                    break
-        return out
-
-
-def timeout_message(limits: ExecLimits) -> str:
-    return f"statement timeout: canceled after {limits.timeout_s:g}s"
+        return [conn for pool in self._pools.values() for conn in drain(pool)]
 
 
 def open_file_backend(

@@ -29,7 +29,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql as pgsql
 
-from eval.db.base import Backend, ExecLimits
+from eval.db.base import Backend, ExecLimits, drain, fetched_result
 from eval.errors import BadInput, DatabaseUnavailable
 from eval.records import QueryResult
 from eval.schemas import SchemaSource
@@ -598,13 +598,7 @@ def _fetch_capped(conn, sql: str, max_rows: int, started: float) -> QueryResult:
             if not conn.closed:
                 with contextlib.suppress(psycopg2.Error):
                     cur.execute("ROLLBACK")
-    if len(rows) > max_rows:
-        return QueryResult(
-            error=f"result too large: more than {max_rows} rows",
-            too_large=True,
-            elapsed_s=time.perf_counter() - started,
-        )
-    return QueryResult(columns=columns, rows=tuple(rows), elapsed_s=time.perf_counter() - started)
+    return fetched_result(columns, rows, max_rows, started)
 
 
 def _error_result(exc: psycopg2.Error, started: float) -> QueryResult:
@@ -618,12 +612,8 @@ def _pg_message(exc: Exception) -> str:
     return first.removeprefix("ERROR:").strip()
 
 
-def _drain(pool: queue.Queue) -> None:
+def _drain(pool: queue.Queue[_PooledConnection]) -> None:
     """Close every idle connection waiting in ``pool``."""
-    while True:
-        try:
-            pooled = pool.get_nowait()
-        except queue.Empty:
-            return
+    for pooled in drain(pool):
         with contextlib.suppress(Exception):
             pooled.conn.close()

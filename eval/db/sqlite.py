@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eval.db.embedded import FileBackend, timeout_message
+from eval.db.embedded import FileBackend
 from eval.errors import BadInput
 from eval.records import QueryResult
 from eval.sqlite_rewrites import register_functions
@@ -91,10 +91,7 @@ class SqliteBackend(FileBackend):
             return self._fetch_capped(cursor, started)
         except (sqlite3.Error, OverflowError, ValueError) as exc:
             # OverflowError/ValueError: values sqlite3 cannot turn into Python (huge ints, bad text).
-            elapsed = time.perf_counter() - started
-            if reader.timed_out:
-                return QueryResult(error=timeout_message(self.limits), timeout=True, elapsed_s=elapsed)
-            return QueryResult(error=str(exc).splitlines()[0] or type(exc).__name__, elapsed_s=elapsed)
+            return self._error_result(exc, started, timed_out=reader.timed_out)
         finally:
             reader.deadline = float("inf")
             with contextlib.suppress(sqlite3.Error):
