@@ -109,6 +109,11 @@ def run(config: RunConfig) -> int:
     template = (
         None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
     )
+    if template is not None:  # a value the template would drop is refused before setup, not mid-run
+        if any(q.instructions.strip() for q in questions):
+            template.require("instructions")
+        if config.few_shot:
+            template.require("few_shot")
     sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)

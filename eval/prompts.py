@@ -65,13 +65,18 @@ class Template:
     def placeholders(self) -> set[str]:
         return set(_PLACEHOLDER.findall(self.text))
 
+    def require(self, name: str) -> None:
+        """Refuse a template that would drop a value the run has (instructions, examples)."""
+        if name not in self.placeholders:
+            raise BadInput(
+                f"prompt template {self.name!r} has no {{{name}}} placeholder, but there are {name}"
+            )
+
     def render(self, values: Mapping[str, str]) -> Rendered:
         """Fill the placeholders; optional blocks whose values are empty disappear."""
         for name in ("instructions", "few_shot"):
-            if values.get(name, "").strip() and name not in self.placeholders:
-                raise BadInput(
-                    f"prompt template {self.name!r} has no {{{name}}} placeholder, but there are {name}"
-                )
+            if values.get(name, "").strip():
+                self.require(name)
         messages = []
         for role, text in self.sections:
             content = _fill(_OPTIONAL.sub(lambda m: _optional(m.group(1), values), text), values).rstrip("\n")

@@ -145,3 +145,14 @@ def test_failed_generations_are_retried_on_rerun(counting, cache_dir, tmp_path):
     assert sorted(key.split(":")[0] for key in counting.generated[QUESTIONS:]) == ["0", "3"]
     assert summary_of(out)["execution"]["resumed_generations"] == QUESTIONS - 2
     assert summary_of(out)["accuracy"] == 1.0
+
+
+def test_template_without_instructions_is_refused_before_setup(counting, tmp_path, capsys):
+    template = tmp_path / "bare.txt"
+    template.write_text("Question: {question}\nTables:\n{table_metadata}\nSELECT")
+    cache = tmp_path / "fresh-cache"
+    args = sample_args(cache, tmp_path / "bare.csv")
+    assert main(["-r", "counting", "-f", str(template), *args]) == 2
+    assert "has no {instructions} placeholder" in capsys.readouterr().err
+    assert counting.generated == []
+    assert not (cache / "pgdata").exists()  # refused before the embedded server started
