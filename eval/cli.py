@@ -51,6 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return guarded(lambda: run_main(args))
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (the handler outlives one ``main()``
+    call when the CLI is called in-process, as the tests do)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
     """Our own warnings on stderr, as ``WARNING: ...``.
 
@@ -58,7 +71,7 @@ def _log_to_stderr() -> None:
     a second copy of every line from libraries that bring their own handler (the hub's
     retry warnings, for one).
     """
-    handler = logging.StreamHandler()
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     for name in ("eval", "runners"):
         logger = logging.getLogger(name)

@@ -104,6 +104,12 @@ def run(config: RunConfig) -> int:
     source_file = Path(predictions_file) if config.runner == "file" and predictions_file else config.questions
     runner_cls = load_runner(config.runner)
     runner_cls.preflight(config.runner_config)  # a wrong model path fails before the databases start
+    if config.runner_config.num_beams > 1 and not (runner_cls.beam_search or runner_cls.raw_sql):
+        log.warning(
+            "-b %d: the %s runner has no beam search; it decodes greedily",
+            config.runner_config.num_beams,
+            config.runner,
+        )
     # Read before the databases start, so that a bad template or examples file fails fast.
     examples = load_few_shot(config.few_shot) if config.few_shot else ""
     template = (

@@ -100,6 +100,8 @@ class Runner(abc.ABC):
     raw_sql: ClassVar[bool] = False
     """True when ``Generation.text`` is SQL as is (oracle, file): the pipeline then neither
     extracts SQL from it nor journals it for resume."""
+    beam_search: ClassVar[bool] = False
+    """True when ``-b`` > 1 means beam search; other runners decode greedily (or sample)."""
 
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config

@@ -29,6 +29,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 
 class HFRunner(Runner):
     name = "hf"
+    beam_search = True
 
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)

@@ -33,6 +33,7 @@ ADAPTER_NAME = "sqlharness-adapter"
 
 class VLLMRunner(Runner):
     name = "vllm"
+    beam_search = True
 
     def __init__(self, config: RunnerConfig) -> None:
         super().__init__(config)

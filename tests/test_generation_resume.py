@@ -156,3 +156,9 @@ def test_template_without_instructions_is_refused_before_setup(counting, tmp_pat
     assert "has no {instructions} placeholder" in capsys.readouterr().err
     assert counting.generated == []
     assert not (cache / "pgdata").exists()  # refused before the embedded server started
+
+
+def test_beams_on_a_runner_without_beam_search_are_flagged(counting, cache_dir, tmp_path, capsys):
+    out = tmp_path / "beams.csv"
+    assert main(["-r", "counting", "-n", "2", "-b", "3", *sample_args(cache_dir, out)]) == 0
+    assert "-b 3: the counting runner has no beam search; it decodes greedily" in capsys.readouterr().err
