@@ -319,7 +319,8 @@ def _fingerprint(column: _Column, multiset: bool) -> tuple[int, ...]:
 def _rough_candidates(g: _Table, p: _Table, multiset: bool) -> list[list[int]]:
     """A superset of :func:`_column_candidates`: columns whose fingerprints agree."""
     pred = [_fingerprint(c, multiset) for c in p.columns]
-    return [[j for j, fp in enumerate(pred) if fp == _fingerprint(gc, multiset)] for gc in g.columns]
+    gold = [_fingerprint(c, multiset) for c in g.columns]
+    return [[j for j, fp in enumerate(pred) if fp == gold_fp] for gold_fp in gold]
 
 
 def _column_candidates(g: _Table, p: _Table, multiset: bool) -> list[list[int]]:
