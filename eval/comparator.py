@@ -4,16 +4,24 @@ A pure function of two results: no I/O, imports nothing of the harness but the r
 
 Rules (``compare``):
 
-1. **Columns.** Names and order do not matter, and the prediction may carry extra columns.
-   Every gold column must be matched by a *distinct* prediction column holding the same
-   values row by row. The matching is searched (not greedy): two gold columns with the
-   same values cannot both claim one prediction column, and a first guess that fails is
-   not the last word. ``SELECT id, name`` equals ``SELECT name AS n, id, email``.
+1. **Columns.** Names and order do not matter, and the prediction may carry a few extra
+   columns. Every gold column must be matched by a *distinct* prediction column holding
+   the same values row by row. The matching is searched (not greedy): two gold columns
+   with the same values cannot both claim one prediction column, and a first guess that
+   fails is not the last word. ``SELECT id, name`` equals ``SELECT name AS n, id, email``.
+   Extra columns are bounded: at most ``max(3, gold columns)`` besides the gold's
+   (:func:`extra_column_limit`), plus the columns a ``*`` over the query's tables brings
+   (``star_columns``, counted by the caller from the prediction's SQL). That keeps what
+   real answers do (an id beside a name, the measure beside the entity, a few helper
+   columns, ``SELECT *``) and rejects a shotgun of constant columns (``SELECT 0, 1, ...,
+   1599`` would otherwise match every one-row gold whose value is among them).
 2. **Rows.** Order does not matter unless ``order_keys`` is given (the gold has a
    top-level ORDER BY and the question asks for an ordering). Then the prediction's rows
-   must come in the gold's order, except that rows tied on the visible sort keys (the
-   gold columns in ``order_keys``) may come in any order among themselves. With no
-   visible sort key (``order_keys == ()``) the whole sequence must match.
+   must come in the gold's order, except that rows tied on the sort keys may come in any
+   order among themselves: ``ties`` (a segment number per gold row, from the whole sort
+   order, hidden keys included) says which rows tie where the caller knows it, else the
+   visible sort keys (the gold columns in ``order_keys``) decide. With neither
+   (``order_keys == ()`` and no ``ties``) the whole sequence must match.
 3. **Duplicates.** Set semantics by default: ``[1, 1, 2]`` equals ``[1, 2]``, as sql-eval
    and BIRD count, so scores stay comparable. ``multiset=True`` makes counts matter.
    Set semantics applies after projecting the prediction onto the matched columns.
@@ -23,7 +31,8 @@ Rules (``compare``):
    equals the timestamp at its midnight; aware timestamps compare in UTC. Text is
    compared exactly (case and spaces count).
 5. **Empty gold.** An empty gold result matches only an empty prediction, whatever its
-   columns; the verdict's reason says so, since such a match is weak evidence.
+   columns (within the bound of rule 1); the verdict's reason says so, since such a match
+   is weak evidence.
 6. **Exact match** is a correct verdict with as many columns as the gold.
 
 How: each column is reduced to one 64-bit hash per value (numbers rounded to a binary
@@ -58,6 +67,8 @@ import pandas as pd
 from eval.records import QueryResult, Verdict
 
 ABS_TOL = 1e-12
+MIN_EXTRA_COLUMNS = 3
+"""Extra columns always allowed beside the gold's (rule 1)."""
 _EXACT_FLOAT_INTS = 2.0**53
 _MAX_MATCHINGS = 10_000
 _ROUGH_MATCHINGS = 4
@@ -84,9 +95,18 @@ class GoldCase:
 
     result: QueryResult
     order_keys: tuple[int, ...] | None = None
+    ties: tuple[int, ...] | None = None
+    """A segment number per row: rows tied on the whole sort order share one (rule 2)."""
 
 
-def judge(golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions) -> Verdict:
+def extra_column_limit(gold_columns: int, star_columns: int = 0) -> int:
+    """How many columns beyond the gold's a prediction may have (rule 1)."""
+    return max(MIN_EXTRA_COLUMNS, gold_columns) + star_columns
+
+
+def judge(
+    golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions, *, star_columns: int = 0
+) -> Verdict:
     """The best verdict over all gold expansions: correct if any matches.
 
     ``exact_match`` holds if some matching expansion has as many columns as the prediction.
@@ -95,7 +115,14 @@ def judge(golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions)
     wrong: list[tuple[int, Verdict]] = []
     best: Verdict | None = None
     for gold in golds:
-        verdict = compare(gold.result, pred, order_keys=gold.order_keys, options=options)
+        verdict = compare(
+            gold.result,
+            pred,
+            order_keys=gold.order_keys,
+            ties=gold.ties,
+            options=options,
+            star_columns=star_columns,
+        )
         if verdict.correct:
             if verdict.exact_match:
                 return verdict
@@ -115,12 +142,20 @@ def compare(
     pred: QueryResult,
     *,
     order_keys: tuple[int, ...] | None = None,
+    ties: tuple[int, ...] | None = None,
     options: CompareOptions = CompareOptions(),
+    star_columns: int = 0,
 ) -> Verdict:
     """Compare one gold result with one predicted result (rules in the module docstring)."""
     if not gold.ok or not pred.ok:
         return Verdict(correct=False, reason="a query failed; nothing to compare")
     n_gold_cols, n_pred_cols = len(gold.columns), len(pred.columns)
+    limit = extra_column_limit(n_gold_cols, star_columns)
+    if n_pred_cols - n_gold_cols > limit:
+        return Verdict(
+            False,
+            reason=f"prediction has {n_pred_cols} columns: at most {limit} beyond the gold's {n_gold_cols} are accepted",
+        )
     if not gold.rows:
         if pred.rows:
             return Verdict(False, reason=f"gold is empty, prediction has {len(pred.rows)} rows")
@@ -140,7 +175,7 @@ def compare(
         for tried, mapping in enumerate(_matchings(rough)):
             if tried == _ROUGH_MATCHINGS:
                 break
-            if _rows_match(g, p, mapping, order_keys, options)[0]:
+            if _rows_match(g, p, mapping, order_keys, ties, options)[0]:
                 return Verdict(True, exact_match=n_gold_cols == n_pred_cols)
     candidates = _column_candidates(g, p, options.multiset)
     for gi, options_for_gi in enumerate(candidates):
@@ -148,7 +183,7 @@ def compare(
             return Verdict(False, reason=_column_reason(g, p, gi, gold.columns[gi], options))
     reason = "no assignment of prediction columns reproduces the gold rows"
     for mapping in _matchings(candidates):
-        ok, why = _rows_match(g, p, mapping, order_keys, options)
+        ok, why = _rows_match(g, p, mapping, order_keys, ties, options)
         if ok:
             return Verdict(True, exact_match=n_gold_cols == n_pred_cols)
         reason = why
@@ -379,6 +414,7 @@ def _rows_match(
     p: _Table,
     mapping: tuple[int, ...],
     order_keys: tuple[int, ...] | None,
+    ties: tuple[int, ...] | None,
     options: CompareOptions,
 ) -> tuple[bool, str]:
     gold_rows = _row_hashes(g, range(len(g.columns)))
@@ -402,7 +438,9 @@ def _rows_match(
             return False, _count_reason(len(gold_idx), len(pred_idx))
         g_rows, p_rows = gold_rows[gold_idx], pred_rows[pred_idx]
         # Pair rows within each run of tied sort keys (or row by row with no visible key).
-        if order_keys:
+        if ties is not None and len(ties) == g.n_rows:
+            segments = np.asarray(ties, dtype=np.int64)[gold_idx]
+        elif order_keys:
             segments = _tie_segments(_row_hashes(g, order_keys)[gold_idx])
         else:
             segments = np.arange(len(gold_idx))

@@ -19,7 +19,16 @@ from eval.comparator import CompareOptions, GoldCase, judge
 from eval.db.base import Backend
 from eval.goldcache import GoldCache
 from eval.records import Prediction, QueryResult, Question, ResultRow
-from eval.sqltext import SqlTextError, UnsafeSqlError, check_query, expand_gold, order_keys, runnable_query
+from eval.sqltext import (
+    OrderSpec,
+    SqlTextError,
+    UnsafeSqlError,
+    check_query,
+    expand_gold,
+    order_spec,
+    star_columns,
+    with_order_columns,
+)
 
 # Words with which a question asks for an ordered answer (with a gold ORDER BY, order counts).
 _ORDER_WORDS = re.compile(
@@ -28,6 +37,10 @@ _ORDER_WORDS = re.compile(
     r"ascending|descending|alphabetical(ly)?|chronological(ly)?)\b",
     re.IGNORECASE,
 )
+
+
+TRUNCATED_MESSAGE = "the model's output was cut off by the token limit mid-query: raise --max-new-tokens"
+NO_SQL_MESSAGE = "no SQL in the model output"
 
 
 def asks_for_order(question: Question) -> bool:
@@ -40,8 +53,60 @@ class GoldPlan:
     """What to run for a question's gold, and how to judge order for each expansion."""
 
     expansions: tuple[str, ...] = ()
-    order_keys: tuple[tuple[int, ...] | None, ...] = ()
+    orders: tuple[OrderSpec | None, ...] = ()
+    """Each expansion's ORDER BY where the question asks for an order, else None."""
+    sorted_by: tuple[str | None, ...] = ()
+    """Each expansion with its hidden sort keys appended to the output, where it has any
+    (to tell rows tied on the whole sort order), else None."""
     error: str = ""
+
+    @property
+    def order_keys(self) -> tuple[tuple[int, ...] | None, ...]:
+        """The visible sort keys of each expansion (None: order does not count)."""
+        return tuple(None if o is None else o.keys for o in self.orders)
+
+
+def gold_case(
+    result: QueryResult, order: OrderSpec | None, sorted_result: QueryResult | None = None
+) -> GoldCase:
+    """How to judge a prediction against one gold expansion's result.
+
+    Sort keys that only ``*`` shows are found by column name; where the sort order has
+    keys the output does not show, ``sorted_result`` (the same query with those keys
+    appended) tells which rows tie on the whole order, so that they may come in any order.
+    """
+    if order is None or not result.ok:
+        return GoldCase(result, None)
+    keys = list(order.keys)
+    lowered = [c.lower() for c in result.columns]
+    for name in order.names:
+        if lowered.count(name.lower()) == 1 and lowered.index(name.lower()) not in keys:
+            keys.append(lowered.index(name.lower()))
+    ties = None
+    if sorted_result is not None and _same_visible_rows(result, sorted_result):
+        width = len(result.columns)
+        ties = _tie_segments([tuple(row[k] for k in keys) + tuple(row[width:]) for row in sorted_result.rows])
+    return GoldCase(result, tuple(keys), ties)
+
+
+def _same_visible_rows(result: QueryResult, sorted_result: QueryResult) -> bool:
+    """The keyed query returned the very rows of the plain one, in the same order."""
+    width = len(result.columns)
+    return (
+        sorted_result.ok
+        and len(sorted_result.rows) == len(result.rows)
+        and all(tuple(a[:width]) == tuple(b) for a, b in zip(sorted_result.rows, result.rows))
+    )
+
+
+def _tie_segments(sort_keys: Sequence[tuple[object, ...]]) -> tuple[int, ...]:
+    """A segment number per row: consecutive rows with equal sort keys share one."""
+    segments, current = [], 0
+    for i, key in enumerate(sort_keys):
+        if i and key != sort_keys[i - 1]:
+            current += 1
+        segments.append(current)
+    return tuple(segments)
 
 
 def plan_gold(question: Question) -> GoldPlan:
@@ -52,15 +117,20 @@ def plan_gold(question: Question) -> GoldPlan:
     if not expansions:
         return GoldPlan(error="gold query is empty")
     ordered = asks_for_order(question)
-    runnable, keys = [], []
+    runnable: list[str] = []
+    orders: list[OrderSpec | None] = []
+    sorted_by: list[str | None] = []
     for sql in expansions:
         try:
             checked = check_query(sql)
         except (UnsafeSqlError, SqlTextError) as exc:
             return GoldPlan(error=f"gold expansion is not a single query: {exc}")
         runnable.append(checked.text)
-        keys.append(order_keys(checked.tree) if (ordered and checked.tree is not None) else None)
-    return GoldPlan(tuple(runnable), tuple(keys))
+        order = order_spec(checked.tree) if (ordered and checked.tree is not None) else None
+        orders.append(order)
+        keyed = with_order_columns(checked.tree, order.hidden) if order and checked.tree is not None else None
+        sorted_by.append(keyed)
+    return GoldPlan(tuple(runnable), tuple(orders), tuple(sorted_by))
 
 
 def oracle_sql(backend: Backend, plan: GoldPlan, db_name: str = "") -> str:
@@ -113,7 +183,8 @@ class Evaluator:
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="sqlharness-exec") as pool:
             self._pool = pool
             for question, _ in items:  # queue every gold expansion first: they are shared
-                for sql in plans[question.index].expansions:
+                plan = plans[question.index]
+                for sql in [*plan.expansions, *filter(None, plan.sorted_by)]:
                     with contextlib.suppress(SqlTextError):  # reported by _gold_result
                         self._submit(
                             question.db_name, self.backend.gold_sql(sql, question.db_name), gold=True
@@ -216,12 +287,13 @@ class Evaluator:
     def _evaluate_one(self, question: Question, prediction: Prediction, plan: GoldPlan) -> ResultRow:
         gold_error = plan.error
         golds: list[GoldCase] = []
-        for sql, keys in zip(plan.expansions, plan.order_keys):
+        for sql, order, keyed in zip(plan.expansions, plan.orders, plan.sorted_by):
             result = self._gold_result(question.db_name, sql)
             if not result.ok:
                 gold_error = f"gold query failed: {result.error}"
                 break
-            golds.append(GoldCase(result, keys))
+            sorted_result = self._gold_result(question.db_name, keyed) if keyed else None
+            golds.append(gold_case(result, order, sorted_result))
         row = ResultRow(
             question=question,
             generated_query=prediction.sql,
@@ -240,16 +312,22 @@ class Evaluator:
         empty_gold = bool(golds) and all(not g.result.rows for g in golds)
         if prediction.error is not None:
             return replace(row, error_msg=f"generation failed: {prediction.error}")
+        if prediction.truncated:
+            # Never run: a prefix of a query can parse and even score (a dropped filter).
+            return replace(row, truncated=True, error_msg=TRUNCATED_MESSAGE)
+        if prediction.extracted and not prediction.sql:
+            return replace(row, error_msg=NO_SQL_MESSAGE)
         try:
-            sql = runnable_query(prediction.sql, self.backend.dialect)
+            checked = check_query(prediction.sql, self.backend.dialect)
         except (UnsafeSqlError, SqlTextError) as exc:
             return replace(row, error_db_exec=True, error_msg=f"not run: {exc}")
-        pred = self._result(question.db_name, sql, gold=False)
+        pred = self._result(question.db_name, checked.text, gold=False)
         if not pred.ok:
             return replace(row, error_db_exec=True, timeout=pred.timeout, error_msg=pred.error or "")
         if gold_error:
             return row
-        verdict = judge(golds, pred, self.compare_options)
+        stars = star_columns(checked.tree, len(pred.columns))
+        verdict = judge(golds, pred, self.compare_options, star_columns=stars)
         return replace(
             row,
             correct=verdict.correct,

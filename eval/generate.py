@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from eval.extract import extract_sql
+from eval.extract import Extraction, extract
 from eval.journal import Journal
 from eval.prompts import Rendered
 from eval.records import Prediction, Question
@@ -103,7 +103,7 @@ def generate(
                 journal.close()
     missing = Generation(text="", error=f"runner {runner.name!r} returned no generation")
     predictions = [
-        _prediction(generations.get(i, missing), item.prefill, extract=not runner.raw_sql)
+        _prediction(generations.get(i, missing), item.prefill, extract_from=not runner.raw_sql)
         for i, item in enumerate(items)
     ]
     return predictions, len(items) - len(todo)
@@ -130,6 +130,7 @@ def generation_record(generation: Generation) -> dict[str, Any]:
         "prompt_tokens": generation.prompt_tokens,
         "completion_tokens": generation.completion_tokens,
         "beams": list(generation.beams),
+        "finish_reason": generation.finish_reason,
     }
 
 
@@ -141,15 +142,21 @@ def generation_from_record(record: Mapping[str, Any]) -> Generation:
         prompt_tokens=record.get("prompt_tokens"),
         completion_tokens=record.get("completion_tokens"),
         beams=tuple(record.get("beams") or ()),
+        finish_reason=record.get("finish_reason"),
     )
 
 
-def _prediction(generation: Generation, prefill: str, *, extract: bool) -> Prediction:
+def _prediction(generation: Generation, prefill: str, *, extract_from: bool) -> Prediction:
+    found = extract(generation.text, prefill) if extract_from else Extraction(generation.text.strip(), True)
     return Prediction(
-        sql=extract_sql(generation.text, prefill) if extract else generation.text.strip(),
+        sql=found.sql,
         raw_text=generation.text,
         error=generation.error,
         latency_s=generation.latency_s,
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
+        # Cut off mid-query. A budget that ran out after the query was closed (a ';', a
+        # closing fence, prose after it) only cut the chatter: the answer is judged.
+        truncated=generation.truncated and not found.complete,
+        extracted=extract_from,
     )

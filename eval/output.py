@@ -32,6 +32,7 @@ OUTPUT_COLUMNS = (
     "mismatch",
     "prompt_tokens",
     "completion_tokens",
+    "truncated",
 )
 SUMMARY_FORMAT_VERSION = 1
 
@@ -84,6 +85,7 @@ def result_record(row: ResultRow) -> dict[str, Any]:
         "mismatch": row.mismatch,
         "prompt_tokens": _blank_none(row.extra.get("prompt_tokens")),
         "completion_tokens": _blank_none(row.extra.get("completion_tokens")),
+        "truncated": int(row.truncated),
         **({} if row.suite_correct is None else {"suite_correct": int(row.suite_correct)}),
     }
 
@@ -121,6 +123,7 @@ def summary_dict(summary: Summary, meta: Mapping[str, Any]) -> dict[str, Any]:
         "exact_match": overall.exact_match,
         "error_rate": overall.error_rate,
         "timeout_rate": overall.timeout_rate,
+        "truncated_rate": overall.truncated_rate,
         "gold_errors": summary.gold_errors,
         "empty_gold": summary.empty_gold,
         "by_category": {c: s.as_dict() for c, s in summary.by_category.items()},
@@ -144,6 +147,11 @@ def format_table(summary: Summary) -> str:
     notes = []
     if summary.gold_errors:
         notes.append(f"{summary.gold_errors} question(s) skipped: their gold query failed (see gold_error)")
+    if o.truncated_rate:
+        notes.append(
+            f"{round(o.truncated_rate * o.n)} answer(s) cut off by the token limit (truncated=1): "
+            "raise --max-new-tokens"
+        )
     if summary.empty_gold:
         notes.append(f"{summary.empty_gold} question(s) have an empty gold result (weak evidence)")
     return "\n".join(lines + [f"note: {n}" for n in notes])
@@ -169,4 +177,5 @@ def row_from_record(question: Question, record: Mapping[str, Any]) -> ResultRow:
         empty_gold=bool(record["empty_gold"]),
         mismatch=record["mismatch"],
         extra={"prompt_tokens": tokens("prompt_tokens"), "completion_tokens": tokens("completion_tokens")},
+        truncated=bool(record.get("truncated", 0)),
     )

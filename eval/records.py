@@ -83,6 +83,8 @@ class ResultRow:
     """Runner-specific figures (tokens, beams) carried to the output."""
     suite_correct: bool | None = None
     """With ``--suite``: correct on the base and on every variant database; else None."""
+    truncated: bool = False
+    """The model's output was cut off by the token budget mid-query: wrong, and not run."""
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,8 @@ class Prediction:
     latency_s: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    truncated: bool = False
+    """The token budget ran out before the query was finished (see eval/extract.py)."""
+    extracted: bool = False
+    """``sql`` was extracted from model output (not given as is by oracle or file): an
+    empty ``sql`` then means the output held no SQL."""

@@ -20,6 +20,8 @@ class Score:
     exact_match: float
     error_rate: float
     timeout_rate: float
+    truncated_rate: float = 0.0
+    """Answers cut off by the token budget mid-query (scored wrong)."""
 
     def as_dict(self) -> dict[str, float | int]:
         return {"accuracy": self.accuracy, "n": self.n}
@@ -48,6 +50,7 @@ def score(rows: Sequence[ResultRow]) -> Score:
         exact_match=sum(r.exact_match for r in rows) / n,
         error_rate=sum(r.error_db_exec for r in rows) / n,
         timeout_rate=sum(r.timeout for r in rows) / n,
+        truncated_rate=sum(r.truncated for r in rows) / n,
     )
 
 

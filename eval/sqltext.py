@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlglot
@@ -303,6 +304,125 @@ def order_keys(tree: exp.Expression) -> tuple[int, ...] | None:
         if index is not None and index not in keys:
             keys.append(index)
     return tuple(keys)
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """How a query's top-level ORDER BY orders its result.
+
+    ``keys`` are select-list positions; ``names`` are keys that only a ``*`` brings into
+    the output (resolved against the result's column names once it has run); ``hidden``
+    are keys the output does not show at all, as SQL: :func:`with_order_columns` appends
+    them to the select list so that ties on the whole sort order can be seen.
+    """
+
+    keys: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+
+def order_spec(tree: exp.Expression) -> OrderSpec | None:
+    """The top-level ORDER BY of ``tree`` as an :class:`OrderSpec`, or None without one."""
+    order = tree.args.get("order")
+    if not isinstance(order, exp.Order) or not order.expressions:
+        return None
+    projections = _projections(tree)
+    star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in projections)
+    keys: list[int] = []
+    names: list[str] = []
+    hidden: list[str] = []
+    for ordered in order.expressions:
+        key = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+        if _is_position(key) and star:
+            index: int | None = int(key.this) - 1  # a position counts output columns, * included
+        else:
+            index = _projection_index(key, projections)
+        if index is not None:
+            if index not in keys:
+                keys.append(index)
+        elif star and isinstance(key, exp.Column):
+            names.append(key.name)
+        elif not _is_position(key):
+            hidden.append(key.sql(dialect=DIALECT))
+    return OrderSpec(tuple(keys), tuple(names), tuple(hidden))
+
+
+def _is_position(key: exp.Expression) -> bool:
+    return isinstance(key, exp.Literal) and key.is_int
+
+
+ORDER_COLUMN = "__sqlharness_order_"
+"""Prefix of the sort-key columns :func:`with_order_columns` appends."""
+
+
+def with_order_columns(tree: exp.Expression, keys: Sequence[str]) -> str | None:
+    """The query with ``keys`` (sort keys as SQL) appended to its select list, or None
+    for a set operation (whose ORDER BY can only name output columns) or keys that do
+    not parse.
+
+    Appending a sort key to a SELECT changes none of its rows: PostgreSQL evaluates every
+    ORDER BY expression per output row already (grouped or aggregated as the query is, and
+    under DISTINCT a key must be in the select list anyway)."""
+    if not keys or not isinstance(tree, exp.Select):
+        return None
+    try:
+        extra = [
+            exp.alias_(sqlglot.parse_one(key, read=DIALECT), f"{ORDER_COLUMN}{i}")
+            for i, key in enumerate(keys)
+        ]
+    except (ParseError, TokenError):
+        return None
+    return tree.copy().select(*extra, copy=False).sql(dialect=DIALECT)
+
+
+def sort_keys_sql(tree: exp.Expression) -> list[str]:
+    """Each top-level ORDER BY key as an expression over the query's sources (an output
+    alias or position replaced by the expression it names), as SQL."""
+    order = tree.args.get("order")
+    if not isinstance(order, exp.Order):
+        return []
+    projections = _projections(tree)
+    aliases = {p.alias_or_name.lower(): p for p in projections}
+    keys = []
+    for ordered in order.expressions:
+        key = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+        if _is_position(key) and 0 < int(key.this) <= len(projections):
+            key = projections[int(key.this) - 1]
+        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
+            key = aliases[key.name.lower()]
+        keys.append((key.this if isinstance(key, exp.Alias) else key).sql(dialect=DIALECT))
+    return keys
+
+
+def star_columns(tree: exp.Expression | None, n_columns: int) -> int:
+    """How many of a result's ``n_columns`` a ``*`` over the query's own tables brought.
+
+    Counted only where every source of the top-level SELECT is a table of the database
+    (not a CTE, subquery or function): those columns hold stored data, which is what the
+    comparator's bound on extra columns allows a ``*`` (``SELECT * FROM (SELECT 0, 1, ...)``
+    gets no allowance).
+    """
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return 0
+    projections = list(select.expressions)
+    stars = [p for p in projections if isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star)]
+    if not stars or not _sources_are_tables(select, tree):
+        return 0
+    return max(0, n_columns - (len(projections) - len(stars)))
+
+
+def _sources_are_tables(select: exp.Select, tree: exp.Expression | None) -> bool:
+    ctes = {cte.alias_or_name.lower() for cte in (tree.find_all(exp.CTE) if tree is not None else [])}
+    source = select.args.get("from_") or select.args.get("from")
+    sources = [source.this] if isinstance(source, exp.From) else []
+    sources += [join.this for join in select.args.get("joins") or []]
+    return bool(sources) and all(
+        type(s) is exp.Table and isinstance(s.this, exp.Identifier) and s.name.lower() not in ctes
+        for s in sources
+    )
 
 
 def _projections(tree: exp.Expression) -> list[exp.Expression]:

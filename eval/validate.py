@@ -19,19 +19,21 @@ from pathlib import Path
 from sqlglot import exp
 
 from eval.cli import DEFAULT_QUESTIONS, add_database_options, default_cache_dir, exec_limits
-from eval.comparator import CompareOptions, compare
+from eval.comparator import CompareOptions, GoldCase, compare
 from eval.db.base import Backend
-from eval.evaluate import plan_gold
+from eval.evaluate import gold_case, plan_gold
 from eval.questions import load_questions
 from eval.records import CATEGORIES, QueryResult, Question
 from eval.schemas import discover
-from eval.sqltext import DIALECT, gold_families, parse_single_query
+from eval.sqltext import gold_families, parse_single_query, sort_keys_sql, with_order_columns
 
 
 @dataclass(frozen=True)
 class Problem:
     question: Question
     message: str
+    note: bool = False
+    """Worth knowing, but scoring stays fair: printed as NOTE, and validate still passes."""
 
     def __str__(self) -> str:
         return f"{self.question.row_label}: {self.message}  [{self.question.question[:70]}]"
@@ -63,11 +65,13 @@ def validate_main(argv: list[str]) -> int:
         return validate_dialect(config, questions, sources)
     with open_backend(config) as backend:
         backend.prepare(sources)
-        problems = [p for q in questions for p in check_question(backend, q)]
+        found = [p for q in questions for p in check_question(backend, q)]
     print(count_table(questions))
-    for problem in problems:
-        print(f"PROBLEM {problem}")
-    print(f"{len(questions)} questions, {len(problems)} problem(s)")
+    problems = [p for p in found if not p.note]
+    for problem in found:
+        print(f"{'NOTE' if problem.note else 'PROBLEM'} {problem}")
+    notes = len(found) - len(problems)
+    print(f"{len(questions)} questions, {len(problems)} problem(s)" + (f", {notes} note(s)" if notes else ""))
     return 1 if problems else 0
 
 
@@ -79,15 +83,21 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
     if plan.error:
         return [*problems, Problem(question, plan.error)]
     ran: dict[str, QueryResult] = {}
-    for sql, keys in zip(plan.expansions, plan.order_keys):
+    for sql, order, keyed in zip(plan.expansions, plan.orders, plan.sorted_by):
         first = ran[sql] = backend.execute(question.db_name, sql)
         if not first.ok:
             problems.append(Problem(question, f"gold fails: {first.error}  ({sql})"))
             continue
         if not first.rows:
             problems.append(Problem(question, f"gold returns no rows  ({sql})"))
+        case = gold_case(first, order, backend.execute(question.db_name, keyed) if keyed else None)
+        undetermined = undetermined_order(case)
+        if undetermined:
+            problems.append(Problem(question, f"{undetermined}  ({sql})", note=True))
         second = backend.execute(question.db_name, sql)
-        same = compare(first, second, order_keys=keys, options=CompareOptions(multiset=True))
+        same = compare(
+            first, second, order_keys=case.order_keys, ties=case.ties, options=CompareOptions(multiset=True)
+        )
         if not same.correct:
             problems.append(Problem(question, f"gold is not deterministic: {same.reason}  ({sql})"))
         tie = tie_at_limit(backend, question.db_name, sql)
@@ -95,6 +105,25 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
             problems.append(Problem(question, f"ambiguous: {tie}  ({sql})"))
     problems.extend(Problem(question, message) for message in collapsing_choices(backend, question, ran))
     return problems
+
+
+def undetermined_order(case: GoldCase) -> str:
+    """Describe rows that tie on the gold's whole sort order, keys the output does not
+    show included, yet differ, or ''.
+
+    Their order in the gold's result is arbitrary: the comparator accepts them in any
+    order, but a question that asks for an ordering may want a tie-breaker.
+    """
+    if case.ties is None or not case.result.rows:
+        return ""  # sort keys all visible (or none known): the output shows any tie itself
+    segments = case.ties
+    groups: dict[int, set[tuple]] = {}
+    for segment, row in zip(segments, case.result.rows):
+        groups.setdefault(segment, set()).add(tuple(map(repr, row)))
+    tied = sum(len(rows) for rows in groups.values() if len(rows) > 1)
+    if not tied:
+        return ""
+    return f"order not determined by the ORDER BY: {tied} rows tie on the sort keys (any order among them is accepted)"
 
 
 def collapsing_choices(
@@ -140,41 +169,24 @@ def tie_at_limit(backend: Backend, db_name: str, sql: str) -> str:
     if tree is None:
         return ""
     limit = tree.args.get("limit")
-    order = tree.args.get("order")
-    if not isinstance(limit, exp.Limit) or not isinstance(order, exp.Order):
+    if not isinstance(limit, exp.Limit) or not isinstance(tree.args.get("order"), exp.Order):
         return ""
     try:
         n = int(limit.expression.name)
     except (AttributeError, ValueError):
         return ""
-    probe, width = _with_sort_keys(tree, order)
+    keys = sort_keys_sql(tree)
+    probe = tree.copy()
     probe.set("limit", exp.Limit(expression=exp.Literal.number(n + 1)))
-    result = backend.execute(db_name, probe.sql(dialect=DIALECT))
+    probe_sql = with_order_columns(probe, keys)
+    if probe_sql is None:
+        return ""
+    result = backend.execute(db_name, probe_sql)
     if not result.ok or len(result.rows) <= n:
         return ""
-    before, after = result.rows[n - 1][width:], result.rows[n][width:]
-    if before == after:
+    if result.rows[n - 1][-len(keys) :] == result.rows[n][-len(keys) :]:
         return f"rows {n} and {n + 1} tie on the ORDER BY keys at LIMIT {n}"
     return ""
-
-
-def _with_sort_keys(tree: exp.Expression, order: exp.Order) -> tuple[exp.Expression, int]:
-    """A copy of the query that also outputs each ORDER BY key as a trailing column."""
-    probe = tree.copy()
-    if not isinstance(probe, exp.Select):
-        return probe, 0
-    width = len(probe.expressions)
-    aliases = {e.alias_or_name.lower(): e for e in probe.expressions}
-    for i, ordered in enumerate(order.expressions):
-        key = ordered.this
-        if isinstance(key, exp.Literal) and key.is_int:
-            key = probe.expressions[int(key.this) - 1]
-            key = key.this if isinstance(key, exp.Alias) else key
-        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
-            target = aliases[key.name.lower()]
-            key = target.this if isinstance(target, exp.Alias) else target
-        probe = probe.select(exp.alias_(key.copy(), f"__sort_key_{i}"), copy=False)
-    return probe, width
 
 
 def count_table(questions: Sequence[Question]) -> str:

@@ -51,6 +51,16 @@ class Generation:
     completion_tokens: int | None = None
     beams: tuple[str, ...] = ()
     """All beams' texts, best first, where the backend keeps them."""
+    finish_reason: str | None = None
+    """Why generation of ``text`` ended: ``"stop"`` (EOS, a stop string, the model's own end
+    of turn) or ``"length"`` (the token budget, ``--max-new-tokens``, ran out); other
+    backend reasons (``"content_filter"``) are kept as the backend says them; None where
+    the backend does not tell."""
+
+    @property
+    def truncated(self) -> bool:
+        """The token budget ran out before the model finished."""
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True)

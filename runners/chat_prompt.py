@@ -14,6 +14,7 @@ from typing import Any
 from runners.base import GenerationRequest
 
 FENCE = "```"
+CLOSING_FENCE = "\n" + FENCE
 FENCE_LINE = re.compile(r"^ {0,3}```", re.MULTILINE)
 
 
@@ -68,7 +69,9 @@ def stop_sequences(prompt: str) -> list[str]:
     (the default template ends in ```` ```sql\nSELECT ````): what a model writes after
     it is chatter that only costs time.
 
-    Only fences that begin a line count (as in Markdown): a ```sql mentioned inside a
-    sentence ("reply in a ```sql block") opens nothing.
+    Only fences that begin a line count (as in Markdown), both the one the prompt opens
+    (a ```sql mentioned inside a sentence opens nothing) and the one that closes it: the
+    stop is a newline and the fence, so a ``` inside a string literal of the query does
+    not end the answer.
     """
-    return [FENCE] if len(FENCE_LINE.findall(prompt)) % 2 == 1 else []
+    return [CLOSING_FENCE] if len(FENCE_LINE.findall(prompt)) % 2 == 1 else []

@@ -119,13 +119,15 @@ class HFRunner(Runner):
         for i, prompt in enumerate(prompts):
             rows = new_tokens[i * beams : (i + 1) * beams]
             texts = tuple(self.tokenizer.decode(row, skip_special_tokens=True) for row in rows)
+            completion = _count_until(rows[0], stops)
             results.append(
                 Generation(
                     text=texts[0],
                     latency_s=elapsed,
                     prompt_tokens=len(prompt),
-                    completion_tokens=_count_until(rows[0], stops),
+                    completion_tokens=completion,
                     beams=texts,
+                    finish_reason=finish_reason(completion, texts[0], stop, self.config.max_new_tokens),
                 )
             )
         return results
@@ -215,6 +217,18 @@ def is_out_of_memory(exc: BaseException, torch: Any) -> bool:
     kinds = tuple(k for k in (getattr(torch, "OutOfMemoryError", None), torch.cuda.OutOfMemoryError) if k)
     # MPS and some CUDA paths raise a plain RuntimeError.
     return isinstance(exc, kinds) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def finish_reason(completion_tokens: int, text: str, stop: Sequence[str], budget: int) -> str:
+    """ "length" when the sequence used the whole budget without EOS or a stop string at its end.
+
+    A sequence that ends early is followed by EOS or padding, so fewer tokens than the
+    budget means it stopped; one that used the whole budget stopped only if a stop string
+    completed on its last tokens.
+    """
+    if completion_tokens < budget or any(text.endswith(s) for s in stop):
+        return "stop"
+    return "length"
 
 
 def _count_until(tokens: Sequence[int], stops: set[int]) -> int:

@@ -104,11 +104,13 @@ class LlamaCppRunner(Runner):
         except (ValueError, jinja2.TemplateError) as exc:
             return Generation(text="", error=f"llama.cpp: {exc}", latency_s=time.perf_counter() - start)
         usage = reply.get("usage") or {}
+        choice = reply["choices"][0]
         return Generation(
-            text=reply["choices"][0]["text"],
+            text=choice["text"],
             latency_s=time.perf_counter() - start,
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
+            finish_reason=choice.get("finish_reason"),  # "stop" or "length", as llama.cpp says
         )
 
 

@@ -321,6 +321,7 @@ def _generation(response: Any, latency_s: float) -> Generation:
         latency_s=latency_s,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
+        finish_reason=getattr(response.choices[0], "finish_reason", None),
     )
 
 

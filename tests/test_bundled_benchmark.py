@@ -124,3 +124,27 @@ def test_every_question_has_a_negative(questions, negatives):
     assert not bare, f"{len(bare)} question(s) without a negative:\n" + "\n".join(
         f"[{q['db_name']}] {q['question']}" for q in bare
     )
+
+
+SHOTGUNS = {
+    # Every small integer as its own column: matches any one-row gold whose value is among them.
+    "1,600 constant columns": "SELECT " + ", ".join(str(i) for i in range(1600)),
+    # The same through a star over a subquery, which earns no allowance for *.
+    "constants behind a star": "SELECT * FROM (SELECT " + ", ".join(str(i) for i in range(1600)) + ") AS s",
+    # As many constants as the bound lets through for a one-column gold.
+    "four constant columns": "SELECT 0, 1, 2, 3",
+}
+
+
+@pytest.mark.parametrize("shotgun", SHOTGUNS, ids=list(SHOTGUNS))
+def test_shotgun_answers_score_at_most_one_percent(cache_dir, tmp_path, questions, shotgun):
+    predictions = tmp_path / "shotgun.csv"
+    with predictions.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*questions[0], "generated_query"])
+        writer.writeheader()
+        for q in questions:
+            writer.writerow({**q, "generated_query": SHOTGUNS[shotgun]})
+    rows = run_harness(cache_dir, tmp_path / "out.csv", "-r", "file", "--predictions", predictions)
+    correct = [r for r in rows if r["correct"] == "1"]
+    assert len(rows) == len(questions)
+    assert len(correct) <= len(questions) // 100, describe(correct)

@@ -631,3 +631,53 @@ def test_dropping_a_distinct_row_is_always_wrong(rows, seed):
 def test_bytes_compare_by_content():
     assert compare(R((memoryview(b"\x00\x01"),)), R((b"\x00\x01",))).correct
     assert not compare(R((memoryview(b"\x00\x01"),)), R((memoryview(b"\x00\x02"),))).correct
+
+
+# --------------------------------------------------------------------------- bounded extra columns
+
+
+@pytest.mark.parametrize(
+    ("gold_width", "pred_width", "star", "correct"),
+    [
+        (1, 4, 0, True),  # three helper columns beside a one-column answer
+        (1, 5, 0, False),  # a fourth is a shotgun
+        (5, 10, 0, True),  # as many extra as the gold has columns
+        (5, 11, 0, False),
+        (1, 12, 10, True),  # SELECT * over a wide table, plus a column
+        (1, 15, 10, False),  # ... plus more than the bound allows
+    ],
+)
+def test_extra_columns_are_bounded(gold_width, pred_width, star, correct):
+    gold = R(tuple(range(gold_width)), tuple(range(10, 10 + gold_width)))
+    pred = R(tuple(range(pred_width)), tuple(range(10, 10 + pred_width)))
+    verdict = compare(gold, pred, star_columns=star)
+    assert verdict.correct is correct, verdict.reason
+    if not correct:
+        assert f"prediction has {pred_width} columns" in verdict.reason
+
+
+def test_the_bound_holds_for_an_empty_gold():
+    empty = QueryResult(columns=("a",), rows=())
+    assert compare(empty, QueryResult(columns=tuple("abcd"), rows=())).correct
+    assert not compare(empty, QueryResult(columns=tuple("abcde"), rows=())).correct
+
+
+def test_a_shotgun_of_constants_matches_no_one_row_gold():
+    shotgun = R(tuple(range(1600)))
+    assert not compare(R((42,)), shotgun).correct
+    assert not judge([GoldCase(R((7,)))], shotgun, SET).correct
+
+
+# --------------------------------------------------------------------------- ties given by the caller
+
+
+def test_ties_on_hidden_sort_keys_allow_any_order_among_them():
+    # Gold: names ordered by a key the output does not show; rows 2 and 3 tie on it.
+    gold = R(("mug",), ("kettle",), ("teapot",), ("toaster",))
+    ties = (0, 1, 1, 2)
+    swapped = R(("mug",), ("teapot",), ("kettle",), ("toaster",))
+    assert compare(gold, swapped, order_keys=(), ties=ties).correct
+    assert not compare(gold, swapped, order_keys=()).correct  # without ties: the exact sequence
+    moved = R(("kettle",), ("mug",), ("teapot",), ("toaster",))
+    verdict = compare(gold, moved, order_keys=(), ties=ties)
+    assert not verdict.correct and verdict.reason == "same rows in a different order"

@@ -25,6 +25,7 @@ OUTPUT_COLUMNS = [
     "mismatch",
     "prompt_tokens",
     "completion_tokens",
+    "truncated",
 ]
 
 

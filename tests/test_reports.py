@@ -93,12 +93,15 @@ def test_normalize_sql_ignores_layout_and_keyword_case():
 
 
 def alpha_rows() -> list[dict]:
-    """7 of 10 right; rows 0-6 echo the gold in another layout; 8 errors, 9 times out."""
+    """7 of 10 right; rows 0-6 echo the gold in another layout; 7 was cut off, 8 errors,
+    9 times out."""
     rows = []
     for i in range(10):
         values: dict = {"latency_seconds": 0.1 * i, "prompt_tokens": 10, "completion_tokens": i}
         if i < 7:
             values.update(correct=1, exact_match=1, mismatch="", generated_query=f"select {i}  as X from T;")
+        if i == 7:
+            values.update(truncated=1, error_msg="cut off by the token limit", mismatch="")
         if i == 8:
             values.update(error_db_exec=1, error_msg="relation does not exist", mismatch="")
         if i == 9:
@@ -165,6 +168,8 @@ def test_leaderboard_rows_hold_the_documented_figures(tmp_path, capsys):
     assert float(a["sql_exact_match"]) == pytest.approx(0.7)
     assert float(a["error_rate"]) == pytest.approx(0.2)
     assert float(a["timeout_rate"]) == pytest.approx(0.1)
+    assert float(a["truncated_rate"]) == pytest.approx(0.1)
+    assert float(first["truncated_rate"]) == 0.0  # beta's results have no truncated column
     assert float(a["latency_mean_s"]) == pytest.approx(sum(0.1 * i for i in range(10)) / 10)
     assert (a["prompt_tokens"], a["completion_tokens"], a["total_tokens"]) == ("100", "45", "145")
     assert float(a["suite_accuracy"]) == 0.6  # from the summary

@@ -88,6 +88,9 @@ def assert_answered(generation: Generation, *, max_tokens: int | None = MAX_NEW)
     assert generation.completion_tokens is not None and generation.completion_tokens >= 1
     if max_tokens is not None:
         assert generation.completion_tokens <= max_tokens + UTF8_OVERRUN
+        # The server's finish_reason reaches the generation: "length" when the budget ran out.
+        expected = "length" if generation.completion_tokens >= max_tokens else "stop"
+        assert generation.finish_reason == expected
 
 
 # -- end to end ------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import ROOT, SAMPLE, run_cli, sample_args
+from eval.evaluate import NO_SQL_MESSAGE
 from runners.base import GenerationRequest, RunnerConfig, RunnerError
+from runners.chat_prompt import CLOSING_FENCE
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -57,7 +59,13 @@ def test_end_to_end_beams_journal_and_resume(tiny_model, cache_dir, tmp_path):
     assert len(rows) == QUESTIONS
     # Junk SQL from random weights: recorded as an error or a wrong answer, never a crash.
     assert all(r["correct"] == "0" for r in rows)
-    assert all(r["error_db_exec"] == "1" or r["mismatch"] for r in rows)
+    assert all(
+        r["error_db_exec"] == "1"
+        or r["mismatch"]
+        or r["truncated"] == "1"
+        or r["error_msg"] == NO_SQL_MESSAGE
+        for r in rows
+    )
     assert all(int(r["prompt_tokens"]) > 50 and 0 <= int(r["completion_tokens"]) <= 12 for r in rows)
 
     lines = journal_lines(out)
@@ -73,6 +81,24 @@ def test_end_to_end_beams_journal_and_resume(tiny_model, cache_dir, tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert journal_lines(out) == lines  # nothing regenerated, nothing appended
     assert json.loads(out.with_suffix(".json").read_text())["execution"]["resumed_generations"] == QUESTIONS
+
+
+def test_answers_cut_by_the_token_limit_are_flagged_and_not_run(tiny_model, cache_dir, tmp_path):
+    out = tmp_path / "cut.csv"
+    proc = run_cli(*hf_args(tiny_model, cache_dir, out, "--max-new-tokens", "3"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    entries = {int(line["key"].split(":")[0]): line["value"] for line in journal_lines(out)[1:]}
+    assert {e["finish_reason"] for e in entries.values()} == {"length"}  # random weights: no EOS in 3
+    truncated = [r for r in rows if r["truncated"] == "1"]
+    assert truncated, "3 tokens of junk after ```sql SELECT never end a query"
+    for row in truncated:
+        assert row["correct"] == "0" and row["error_db_exec"] == "0"
+        assert "--max-new-tokens" in row["error_msg"]
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["truncated_rate"] == pytest.approx(len(truncated) / len(rows))
+    assert "cut off by the token limit" in proc.stdout
 
 
 def test_sigkill_mid_generation_loses_nothing(tiny_model, cache_dir, tmp_path):
@@ -315,7 +341,7 @@ def test_the_fence_stop_string_matches_per_sequence_on_a_real_tokenizer():
     from transformers import StopStringCriteria
 
     tokenizer = build_tokenizer()
-    criterion = StopStringCriteria(tokenizer=tokenizer, stop_strings=["```"])
+    criterion = StopStringCriteria(tokenizer=tokenizer, stop_strings=[CLOSING_FENCE])
     ids = tokenizer.convert_tokens_to_ids
     newline, select, one = ids(["Ċ", "SELECT", "Ġ1"])
     rows = {
@@ -323,7 +349,8 @@ def test_the_fence_stop_string_matches_per_sequence_on_a_real_tokenizer():
         "fence written as `` then `": [select, one, newline, ids("``"), ids("`")],
         "fence then more": [select, one, newline, ids("```"), newline],
         "no fence": [select, one, newline, select],
-        "fence inside a token": [select, one, ids("`"), ids("``")],
+        "fence inside a token": [select, one, newline, ids("`"), ids("``")],
+        "fence mid-line (in a literal)": [select, one, ids("```")],
     }
     width = max(len(r) for r in rows.values())
     batch = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows.values()])
@@ -334,6 +361,7 @@ def test_the_fence_stop_string_matches_per_sequence_on_a_real_tokenizer():
         "fence then more": False,
         "no fence": False,
         "fence inside a token": True,
+        "fence mid-line (in a literal)": False,
     }
 
 
@@ -352,10 +380,12 @@ def test_generation_stops_at_the_closing_fence_only_when_one_is_open(fence_write
     results = dict(runner.generate(fence_requests()))
     assert sorted(results) == [0, 1, 2]
     for i in (0, 2):  # stopped right after the fence, each beam on its own
-        assert results[i].text == "```" and results[i].completion_tokens == 1
-        assert len(results[i].beams) == beams and all(b.endswith("```") for b in results[i].beams)
+        assert results[i].text == "\n```" and results[i].completion_tokens == 2
+        assert len(results[i].beams) == beams and all(b.endswith("\n```") for b in results[i].beams)
+        assert results[i].finish_reason == "stop" and not results[i].truncated
     # Without an open fence the model's chatter runs to the length limit.
-    assert results[1].text.startswith("```SELECT```SELECT") and results[1].completion_tokens == 10
+    assert results[1].text.startswith("\n```SELECT\n```SELECT") and results[1].completion_tokens == 10
+    assert results[1].finish_reason == "length" and results[1].truncated
 
 
 def test_no_progress_keeps_model_loading_quiet_and_the_fence_ends_answers(fence_writer, cache_dir, tmp_path):
@@ -366,7 +396,7 @@ def test_no_progress_keeps_model_loading_quiet_and_the_fence_ends_answers(fence_
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     # The default template leaves ```sql open: every answer ends at the model's first fence.
-    assert len(rows) == QUESTIONS and {r["completion_tokens"] for r in rows} == {"1"}
+    assert len(rows) == QUESTIONS and {r["completion_tokens"] for r in rows} == {"2"}
 
     # The same run with progress shows transformers' weight-loading bar: the check above can fail.
     args = [

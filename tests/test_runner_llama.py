@@ -65,6 +65,10 @@ def test_completion_style_generates_every_item(base_gguf):
         assert generation.latency_s > 0
         assert 1 <= (generation.completion_tokens or 0) <= MAX_NEW + UTF8_OVERRUN
         assert isinstance(generation.text, str)
+        # llama.cpp says why it stopped: the budget, or EOS / a stop string before it.
+        used = generation.completion_tokens or 0
+        assert generation.finish_reason == ("length" if used >= MAX_NEW else "stop")
+        assert generation.truncated is (generation.finish_reason == "length")
     assert results[0][1].prompt_tokens == prompt_length
 
 
@@ -101,7 +105,7 @@ def test_a_prefill_is_continued_not_closed(chat_gguf, base_gguf):
         text, _ = runner.render(prefill)
         [(_, generation)] = runner.generate([prefill])
     assert text.endswith("<|assistant|>\n```sql\nSELECT")  # no end of turn after it
-    assert stop_sequences(text) == ["```"]
+    assert stop_sequences(text) == ["\n```"]
     assert generation.error is None
     with LlamaCppRunner(config(base_gguf)) as runner:  # no template: the plain prompt
         assert runner.render(prefill)[0] == prefill.prompt
@@ -164,12 +168,12 @@ def test_no_model_is_a_runner_error():
 @pytest.mark.parametrize(
     ("prompt", "stops"),
     [
-        ("Write the SQL.\n```sql\n", ["```"]),
+        ("Write the SQL.\n```sql\n", ["\n```"]),
         ("Schema:\n```sql\nCREATE TABLE t (a int);\n```\nAnswer:", []),
-        ("Schema:\n```\nt(a)\n```\nAnswer:\n```sql\n", ["```"]),
+        ("Schema:\n```\nt(a)\n```\nAnswer:\n```sql\n", ["\n```"]),
         ("SELECT", []),
         ("Reply inside a ```sql code block.\nQuestion: q", []),
-        ("<|assistant|>\n```sql\nSELECT", ["```"]),
+        ("<|assistant|>\n```sql\nSELECT", ["\n```"]),
     ],
 )
 def test_stop_at_the_closing_fence_only_when_one_is_open(prompt, stops):

@@ -172,7 +172,7 @@ def test_greedy_stops_at_the_closing_fence_of_an_open_fence(fake_vllm):
     ((_, _, params, _),) = fake_vllm.engines[0].calls
     # As the hf runner: the fence the prefill opened ends the answer; no fence, no stop.
     assert params == [
-        SamplingParams(temperature=0.0, max_tokens=64, stop=["```"]),
+        SamplingParams(temperature=0.0, max_tokens=64, stop=["\n```"]),
         SamplingParams(temperature=0.0, max_tokens=64),
     ]
 

@@ -109,19 +109,22 @@ def build_tiny_llama(
 
 
 def build_fence_writer(path: Path, *, chatter: str = "SELECT", hidden: int = 16) -> Path:
-    """A tiny Llama whose weights are set, not random: after any token but the closing
-    fence it writes ```` ``` ````, after the fence ``chatter``, so greedy output is
-    ```` ```SELECT```SELECT... ```` up to the length limit unless generation stops at the fence.
+    """A tiny Llama whose weights are set, not random: it closes a fence on a line of its
+    own, then chatters: after a newline it writes ```` ``` ````, after the fence
+    ``chatter``, after any other token a newline, so greedy output is
+    ```` \n```SELECT\n```SELECT... ```` up to the length limit unless generation stops at
+    the fence.
 
     How: the layers' output projections are zero, so the last hidden state is the last
-    token's embedding; dimension 0 of the embeddings is +1 for every token but the fence
-    (-1); the untied output head maps +1 to the fence and -1 to the chatter token.
+    token's embedding: (1, 0) for most tokens, (0, 1) for the newline, (-1, -1) for the
+    fence; the untied output head scores the newline by dimension 0, the fence by
+    dimension 1 and the chatter token by minus both.
     """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer()
-    fence, after = tokenizer.convert_tokens_to_ids(["```", chatter])
+    fence, after, newline = tokenizer.convert_tokens_to_ids(["```", chatter, "Ċ"])
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -143,11 +146,13 @@ def build_fence_writer(path: Path, *, chatter: str = "SELECT", hidden: int = 16)
         embeddings = model.model.embed_tokens.weight
         embeddings.zero_()
         embeddings[:, 0] = 1.0
-        embeddings[fence, 0] = -1.0
+        embeddings[newline, :2] = torch.tensor([0.0, 1.0])
+        embeddings[fence, :2] = -1.0
         head = model.lm_head.weight
         head.zero_()
-        head[fence, 0] = 1.0
-        head[after, 0] = -1.0
+        head[newline, 0] = 1.0
+        head[fence, 1] = 1.0
+        head[after, :2] = -1.0
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)

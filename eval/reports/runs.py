@@ -45,6 +45,8 @@ class RunRow:
     exact_match: bool = False
     error_db_exec: bool = False
     timeout: bool = False
+    truncated: bool = False
+    """Cut off by the token budget mid-query (results without the column: False)."""
     error_msg: str = ""
     gold_error: str = ""
     mismatch: str = ""
@@ -186,6 +188,7 @@ def _row(path: Path, q: Question) -> RunRow:
         exact_match=_flag(fields.get("exact_match", ""), where, "exact_match"),
         error_db_exec=_flag(fields.get("error_db_exec", ""), where, "error_db_exec"),
         timeout=_flag(fields.get("timeout", ""), where, "timeout"),
+        truncated=_flag(fields.get("truncated", ""), where, "truncated"),
         error_msg=fields.get("error_msg", ""),
         gold_error=fields.get("gold_error", ""),
         mismatch=fields.get("mismatch", ""),

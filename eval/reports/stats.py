@@ -134,6 +134,7 @@ class RunStats:
     sql_exact_match: float | None = None
     error_rate: float | None = None
     timeout_rate: float | None = None
+    truncated_rate: float | None = None
     latency_mean_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -162,6 +163,7 @@ def run_stats(run: Run) -> RunStats:
         sql_exact_match=_rate(scored, lambda r: sql_matches_gold(r.generated, r.gold)),
         error_rate=_rate(scored, lambda r: r.error_db_exec),
         timeout_rate=_rate(scored, lambda r: r.timeout),
+        truncated_rate=_rate(scored, lambda r: r.truncated),
         latency_mean_s=_mean([r.latency_s for r in run.rows]),
         prompt_tokens=_total([r.prompt_tokens for r in run.rows]),
         completion_tokens=_total([r.completion_tokens for r in run.rows]),

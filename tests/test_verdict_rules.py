@@ -1,0 +1,139 @@
+"""Verdict rules that need the real database: sort keys reached through ``*`` or not
+selected at all, and the bound on extra columns (eval/comparator.py, rules 1 and 2)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE, run_cli
+from eval.cli import main
+
+# In the sample shop, the Kettle and the Teapot both cost 25.50: they tie on price.
+CHEAPEST_FIRST = "List every product, cheapest first."
+TITLES_CHEAPEST_FIRST = "List the product titles, cheapest first."
+NO_CITY = "Which customers have no city on file?"
+
+CASES = [
+    # (question, gold, prediction, correct)
+    (
+        CHEAPEST_FIRST,
+        "SELECT * FROM products ORDER BY price",
+        "SELECT * FROM products ORDER BY price, title",
+        True,
+    ),
+    (
+        CHEAPEST_FIRST,
+        "SELECT * FROM products ORDER BY price",
+        "SELECT * FROM products ORDER BY price, title DESC",
+        True,
+    ),
+    (
+        CHEAPEST_FIRST,
+        "SELECT * FROM products ORDER BY price",
+        "SELECT * FROM products ORDER BY price DESC",
+        False,
+    ),
+    (CHEAPEST_FIRST, "SELECT * FROM products ORDER BY price", "SELECT * FROM products ORDER BY title", False),
+    (
+        TITLES_CHEAPEST_FIRST,
+        "SELECT title FROM products ORDER BY price",
+        "SELECT title FROM products ORDER BY price, title",
+        True,
+    ),
+    (
+        TITLES_CHEAPEST_FIRST,
+        "SELECT title FROM products ORDER BY price",
+        "SELECT title FROM products ORDER BY price, title DESC",
+        True,
+    ),
+    (
+        TITLES_CHEAPEST_FIRST,
+        "SELECT title FROM products ORDER BY price",
+        "SELECT title FROM products ORDER BY title",
+        False,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT * FROM customers WHERE city IS NULL",
+        True,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT name, 1, 2, 3 FROM customers WHERE city IS NULL",
+        True,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT name, 1, 2, 3, 4 FROM customers WHERE city IS NULL",
+        False,
+    ),
+    # A star over the query's own table earns its columns; a star over constants does not.
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT *, 1, 2, 3 FROM customers WHERE city IS NULL",
+        True,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT * FROM (SELECT name, 1, 2, 3, 4 FROM customers WHERE city IS NULL) AS s",
+        False,
+    ),
+]
+
+
+def write_predictions(path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "query", "db_name", "query_category", "generated_query"])
+        for question, gold, prediction, _ in CASES:
+            writer.writerow([question, gold, "shop", "order_by", prediction])
+
+
+@pytest.fixture(scope="module")
+def verdicts(cache_dir, tmp_path_factory) -> list[dict[str, str]]:
+    folder = tmp_path_factory.mktemp("verdicts")
+    write_predictions(folder / "predictions.csv")
+    out = folder / "out.csv"
+    args = ["-r", "file", "--predictions", str(folder / "predictions.csv"), "-o", str(out)]
+    args += ["--schemas", str(SAMPLE / "schemas"), "--cache-dir", str(cache_dir), "--no-progress"]
+    assert main(args) == 0
+    with out.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[2] for c in CASES])
+def test_verdict(verdicts, index):
+    row = verdicts[index]
+    assert row["generated_query"] == CASES[index][2]
+    assert row["correct"] == str(int(CASES[index][3])), row["mismatch"] or row["error_msg"]
+
+
+def test_validate_notes_an_order_left_open_by_hidden_keys(cache_dir, tmp_path):
+    questions = tmp_path / "questions.csv"
+    with questions.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "query", "db_name", "query_category"])
+        writer.writerow(
+            [TITLES_CHEAPEST_FIRST, "SELECT title FROM products ORDER BY price", "shop", "order_by"]
+        )
+        writer.writerow(
+            [
+                "Titles by price, then title.",
+                "SELECT title FROM products ORDER BY price, title",
+                "shop",
+                "order_by",
+            ]
+        )
+    proc = run_cli("validate", "-q", questions, "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    notes = [line for line in proc.stdout.splitlines() if line.startswith("NOTE")]
+    assert len(notes) == 1 and "row 2 " in notes[0] and "2 rows tie on the sort keys" in notes[0]
+    assert "2 questions, 0 problem(s), 1 note(s)" in proc.stdout
