@@ -635,11 +635,13 @@ def _statement_at(text: str, start: int) -> _Statement:
     if prose is None:
         return _ended(region, start, ended=False)
     short = _ended(region[: offsets[prose]], start, ended=True)
-    if short.sql and (_parses(short.sql) or short.complete and ";" in region[: offsets[prose]]):
-        return short
+    if short.complete and ";" in region[: offsets[prose]]:
+        return short  # the query ended at its ';' before the prose
     long = _ended(region, start, ended=False)
     if _parses(long.sql):
-        return long  # what looked like prose was part of the query
+        # What looked like prose is part of the query (a column named ``note``): sqlglot
+        # also accepts the cut ``SELECT id,``, so the whole query is tried first.
+        return long
     return short
 
 

@@ -35,6 +35,7 @@ from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
 from eval.scoring import summarize
+from eval.sqleval_prompts import database_glossary
 from runners import RunnerConfig, load_runner
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,11 @@ def run(config: RunConfig) -> int:
         prompting = None
         if template is not None:
             prompting = Prompting.create(
-                template, few_shot=examples, dialect=backend.dialect, metadata=backend.table_metadata
+                template,
+                few_shot=examples,
+                dialect=backend.dialect,
+                metadata=backend.table_metadata,
+                glossary=lambda db_name: database_glossary(config.schemas / db_name),
             )
         requests = build_requests(
             questions,

@@ -15,17 +15,23 @@ Lines ``<<system>>``, ``<<user>>`` and ``<<assistant>>`` split the template into
 messages. A last ``<<assistant>>`` section is a *prefill*: the start of the answer that
 the model continues (e.g. ``SELECT``). Completion models get all sections joined into one
 text; chat models get the messages. A template without markers is one user message.
+
+A ``.json`` file is a list of ``{"role", "content"}`` messages, each content a template.
+Files written for defog's sql-eval (its placeholders, ``{user_question}``...) are read as
+sql-eval reads them: see :mod:`eval.sqleval_prompts`.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from eval import sqleval_prompts as sqleval
 from eval.errors import BadInput
 from eval.records import Question
 from runners.base import Runner
@@ -34,6 +40,8 @@ PLACEHOLDERS = ("question", "table_metadata", "instructions", "few_shot", "diale
 REQUIRED = ("question", "table_metadata")
 ROLES = ("system", "user", "assistant")
 DIALECT_NAMES = {"postgres": "PostgreSQL", "duckdb": "DuckDB", "sqlite": "SQLite"}
+OURS, SQL_EVAL = "sqlharness", "sql-eval"
+"""A template's flavour: our placeholders and markup, or sql-eval's (eval/sqleval_prompts.py)."""
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _OPTIONAL = re.compile(r"\[\[\n?(.*?)\]\]\n?", re.DOTALL)
@@ -60,27 +68,36 @@ class Template:
     text: str
     sections: tuple[tuple[str, str], ...]
     """``(role, template text)`` in order."""
+    flavour: str = OURS
 
-    @property
+    @cached_property
     def placeholders(self) -> set[str]:
-        return set(_PLACEHOLDER.findall(self.text))
+        if self.flavour == SQL_EVAL:
+            return {f for _, text in self.sections for f in sqleval.format_fields(self.name, text)}
+        return {p for _, text in self.sections for p in _PLACEHOLDER.findall(text)}
 
     def require(self, name: str) -> None:
         """Refuse a template that would drop a value the run has (instructions, examples)."""
-        if name not in self.placeholders:
-            raise BadInput(
-                f"prompt template {self.name!r} has no {{{name}}} placeholder, but there are {name}"
-            )
+        carriers = sqleval.CARRIERS[name] if self.flavour == SQL_EVAL else (name,)
+        if not self.placeholders & set(carriers):
+            listed = " or ".join("{" + c + "}" for c in carriers)
+            what = "--few-shot examples" if name == "few_shot" else name
+            raise BadInput(f"prompt template {self.name!r} has no {listed} placeholder, but there are {what}")
 
-    def render(self, values: Mapping[str, str]) -> Rendered:
-        """Fill the placeholders; optional blocks whose values are empty disappear."""
+    def render(self, values: Mapping[str, str], row: Mapping[str, str] | None = None) -> Rendered:
+        """Fill the placeholders; optional blocks whose values are empty disappear.
+
+        ``row`` is the question's CSV row, which sql-eval's templates read some values from.
+        """
         for name in ("instructions", "few_shot"):
             if values.get(name, "").strip():
                 self.require(name)
-        messages = []
-        for role, text in self.sections:
-            content = _fill(_OPTIONAL.sub(lambda m: _optional(m.group(1), values), text), values).rstrip("\n")
-            messages.append({"role": role, "content": content})
+        if self.flavour == SQL_EVAL:
+            filled = sqleval.sql_eval_values(values, row or {}, self.placeholders)
+            # As sql-eval formats them: nothing stripped, so a prefill keeps its last newline.
+            messages = [{"role": role, "content": sqleval.fill(text, filled)} for role, text in self.sections]
+        else:
+            messages = [{"role": role, "content": _fill_ours(text, values)} for role, text in self.sections]
         prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
         if not prefill:
             # Matched in the template, not the rendered text: a question ending in "select"
@@ -104,33 +121,61 @@ def load_template(name_or_path: str) -> Template:
     """A bundled template by name (``default``, ``chat``...) or a template file by path."""
     path = Path(name_or_path)
     if path.is_file():
-        text, name = path.read_text(encoding="utf-8"), str(path)
-    elif name_or_path in bundled_names():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"prompt template {name_or_path!r}: cannot read it: {exc}") from None
+        if path.suffix.lower() == ".json":
+            return checked(_messages_template(str(path), text))
+        return parse_template(str(path), text)
+    if name_or_path in bundled_names():
         text = (resources.files("eval") / "prompts" / f"{name_or_path}.txt").read_text(encoding="utf-8")
-        name = name_or_path
-    else:
-        raise BadInput(
-            f"prompt template {name_or_path!r}: no such file, nor a bundled template "
-            f"(bundled: {', '.join(bundled_names())})"
-        )
-    return parse_template(name, text)
+        return parse_template(name_or_path, text)
+    raise BadInput(
+        f"prompt template {name_or_path!r}: no such file, nor a bundled template "
+        f"(bundled: {', '.join(bundled_names())})"
+    )
 
 
 def parse_template(name: str, text: str) -> Template:
     """Check the placeholders and split the chat sections; a problem is BadInput."""
-    found = set(_PLACEHOLDER.findall(text))
-    unknown = sorted(found - set(PLACEHOLDERS))
+    if sqleval.is_sql_eval([text]):
+        return checked(Template(name, text, sqleval.header_sections(name, text), SQL_EVAL))
+    return checked(Template(name, text, _sections(name, text)))
+
+
+def _messages_template(name: str, text: str) -> Template:
+    """A JSON list of messages; its contents are in our placeholders or in sql-eval's."""
+    sections = sqleval.json_sections(name, text)
+    flavour = SQL_EVAL if sqleval.is_sql_eval(content for _, content in sections) else OURS
+    if flavour == OURS and any(role == "assistant" for role, _ in sections[:-1]):
+        raise BadInput(f"prompt template {name!r}: an assistant message may only be the last one (a prefill)")
+    return Template(name, text, sections, flavour)
+
+
+def checked(template: Template) -> Template:
+    """``template``, once its placeholders are all known and the required ones present."""
+    known, required = (
+        (sqleval.PLACEHOLDERS, sqleval.REQUIRED) if template.flavour == SQL_EVAL else (PLACEHOLDERS, REQUIRED)
+    )
+    found = template.placeholders
+    unknown = sorted(found - set(known))
     if unknown:
+        hint = ""
+        if template.flavour == OURS and set(unknown) & set(sqleval.PLACEHOLDERS):
+            hint = " (sql-eval's placeholders are read in a file that uses {user_question} or {table_metadata_string})"
         raise BadInput(
-            f"prompt template {name!r}: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
-            f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+            f"prompt template {template.name!r}: unknown placeholder(s) {_braced(unknown)}; "
+            f"known: {_braced(known)}{hint}"
         )
-    missing = [p for p in REQUIRED if p not in found]
+    missing = [p for p in required if p not in found]
     if missing:
-        raise BadInput(
-            f"prompt template {name!r} lacks the placeholder(s) {', '.join('{' + m + '}' for m in missing)}"
-        )
-    return Template(name, text, _sections(name, text))
+        raise BadInput(f"prompt template {template.name!r} lacks the placeholder(s) {_braced(missing)}")
+    return template
+
+
+def _braced(names: Iterable[str]) -> str:
+    return ", ".join("{" + n + "}" for n in names)
 
 
 def _sections(name: str, text: str) -> tuple[tuple[str, str], ...]:
@@ -149,6 +194,12 @@ def _sections(name: str, text: str) -> tuple[tuple[str, str], ...]:
     if any(role == "assistant" for role, _ in sections[:-1]):
         raise BadInput(f"prompt template {name!r}: <<assistant>> may only be the last section (a prefill)")
     return tuple(sections)
+
+
+def _fill_ours(text: str, values: Mapping[str, str]) -> str:
+    """One section of our template: optional blocks first, then the placeholders."""
+    kept = _OPTIONAL.sub(lambda m: _optional(m.group(1), values), text)
+    return _fill(kept, values).rstrip("\n")
 
 
 def _optional(block: str, values: Mapping[str, str]) -> str:
@@ -209,6 +260,10 @@ class Prompting:
     """The dialect's display name, e.g. PostgreSQL."""
     metadata: Callable[[str], str]
     """db_name -> CREATE TABLE text with comments (the backend's table_metadata)."""
+    db_type: str = "postgres"
+    """The dialect's short name (sql-eval's ``{db_type}``)."""
+    glossary: Callable[[str], str] | None = None
+    """db_name -> the database's glossary (sql-eval's ``{glossary}``), when there is a source."""
 
     @classmethod
     def create(
@@ -218,16 +273,20 @@ class Prompting:
         few_shot: list[dict[str, str]] | str = "",
         dialect: str,
         metadata: Callable[[str], str],
+        glossary: Callable[[str], str] | None = None,
     ) -> Prompting:
-        return cls(template, few_shot, dialect_name(dialect), metadata)
+        return cls(template, few_shot, dialect_name(dialect), metadata, dialect, glossary)
 
     def render(self, question: Question) -> Rendered:
-        return self.template.render(
-            {
-                "question": question.question,
-                "instructions": question.instructions,
-                "table_metadata": self.metadata(question.db_name),
-                "few_shot": few_shot_text(self.few_shot, question.db_name),
-                "dialect": self.dialect,
-            }
-        )
+        values = {
+            "question": question.question,
+            "instructions": question.instructions,
+            "table_metadata": self.metadata(question.db_name),
+            "few_shot": few_shot_text(self.few_shot, question.db_name),
+            "dialect": self.dialect,
+            "db_type": self.db_type,
+        }
+        # Read only for a template that shows it: a glossary file is sql-eval's source alone.
+        if self.glossary and self.template.flavour == SQL_EVAL and "glossary" in self.template.placeholders:
+            values["glossary"] = self.glossary(question.db_name)
+        return self.template.render(values, row=question.fields)

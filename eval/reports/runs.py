@@ -5,12 +5,17 @@ cannot do without is read defensively: a missing column or summary key reads as 
 (``""`` or ``None``), never as an error. What is required, and a clear one-line error
 (:class:`~eval.errors.BadInput`, exit 2) when absent or malformed: the file itself, the
 columns ``question, query, db_name, correct, generated_query``, and 0/1 flags.
+
+The per-question CSVs of defog's sql-eval load too (docs/reports.md, "Results from
+sql-eval"): they share our column names, write flags as ``1.00``/``0.00`` or ``True``/
+``False`` (pandas), and count tokens in one ``tokens_used`` column.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +30,8 @@ REQUIRED_RESULT_COLUMNS = ("question", "query", "db_name", "correct", "generated
 
 _TRUE = {"1", "true", "True", "TRUE"}
 _FALSE = {"0", "false", "False", "FALSE", ""}
+_FLAG_NUMBER = re.compile(r"[01](?:\.0*)?")
+"""A flag pandas wrote from a float column (sql-eval's ``float_format="%.2f"``): 1.00, 0.0."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class RunRow:
     latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tokens_used: int | None = None
+    """sql-eval's one token count per question (ours are split into prompt and completion)."""
     suite_correct: bool | None = None
     """Test-suite verdict, where the run computed one (blank column: None)."""
 
@@ -195,17 +204,20 @@ def _row(path: Path, q: Question) -> RunRow:
         latency_s=_number(fields.get("latency_seconds", ""), where, "latency_seconds", float),
         prompt_tokens=_number(fields.get("prompt_tokens", ""), where, "prompt_tokens", int),
         completion_tokens=_number(fields.get("completion_tokens", ""), where, "completion_tokens", int),
+        tokens_used=_number(fields.get("tokens_used", ""), where, "tokens_used", int),
         suite_correct=_optional_flag(fields.get("suite_correct", ""), where),
     )
 
 
 def _flag(text: str, where: str, column: str, *, required: bool = False) -> bool:
     text = text.strip()
+    if _FLAG_NUMBER.fullmatch(text):
+        return text.startswith("1")
     if text in _TRUE:
         return True
     if text in _FALSE and not (required and text == ""):
         return False
-    raise BadInput(f"{where}: {column} must be 0 or 1, got {text!r}")
+    raise BadInput(f"{where}: {column} must be 0 or 1 (or 0.00/1.00, False/True), got {text!r}")
 
 
 def _optional_flag(text: str, where: str) -> bool | None:
@@ -214,9 +226,15 @@ def _optional_flag(text: str, where: str) -> bool | None:
 
 def _number(text: str, where: str, column: str, kind: type[int] | type[float]) -> Any:
     text = text.strip()
-    if not text:
+    if not text or text.lower() == "nan":  # pandas' missing value, should it be written out
         return None
     try:
-        return kind(float(text)) if kind is int and text.endswith(".0") else kind(text)
+        value = float(text)
     except ValueError:
         raise BadInput(f"{where}: {column} must be a number, got {text!r}") from None
+    if kind is float:
+        return value
+    # A count pandas wrote from a float column (a blank elsewhere in it) reads 31.00.
+    if not value.is_integer():
+        raise BadInput(f"{where}: {column} must be a whole number, got {text!r}")
+    return int(value)

@@ -139,6 +139,8 @@ class RunStats:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     suite_accuracy: float | None = None
+    tokens_used: int | None = None
+    """sql-eval's per-question token counts, summed (its results have no prompt/completion split)."""
 
     @property
     def accuracy(self) -> float | None:
@@ -147,7 +149,7 @@ class RunStats:
     @property
     def total_tokens(self) -> int | None:
         present = [t for t in (self.prompt_tokens, self.completion_tokens) if t is not None]
-        return sum(present) if present else None
+        return sum(present) if present else self.tokens_used
 
 
 def run_stats(run: Run) -> RunStats:
@@ -168,6 +170,7 @@ def run_stats(run: Run) -> RunStats:
         prompt_tokens=_total([r.prompt_tokens for r in run.rows]),
         completion_tokens=_total([r.completion_tokens for r in run.rows]),
         suite_accuracy=suite_accuracy(run),
+        tokens_used=_total([r.tokens_used for r in run.rows]),
     )
 
 
