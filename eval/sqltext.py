@@ -190,11 +190,6 @@ class CheckedQuery:
     """None where sqlglot could not parse text that PostgreSQL may accept (see check_query)."""
 
 
-def runnable_query(sql: str, dialect: str = DIALECT) -> str:
-    """The text to execute for ``sql`` if it is one read-only query, else UnsafeSqlError."""
-    return check_query(sql, dialect).text
-
-
 def parse_single_query(sql: str, dialect: str = DIALECT) -> exp.Expression | None:
     """The syntax tree of ``sql`` if it is one read-only query, else UnsafeSqlError."""
     return check_query(sql, dialect).tree
@@ -285,27 +280,6 @@ def first_line(text: str) -> str:
 # --------------------------------------------------------------------------- ORDER BY
 
 
-def order_keys(tree: exp.Expression) -> tuple[int, ...] | None:
-    """Output columns that the top-level ORDER BY sorts on, or None without an ORDER BY.
-
-    Returns the 0-based indexes of the select-list items that the ORDER BY keys refer to
-    (by position, alias, or the same expression). Keys not in the output are left out:
-    the comparator can only see visible keys, so ties are judged on those. An ORDER BY
-    inside a subquery or window does not count; only the outermost one orders the result.
-    """
-    order = tree.args.get("order")
-    if not isinstance(order, exp.Order) or not order.expressions:
-        return None
-    projections = _projections(tree)
-    keys: list[int] = []
-    for ordered in order.expressions:
-        key = ordered.this if isinstance(ordered, exp.Ordered) else ordered
-        index = _projection_index(key, projections)
-        if index is not None and index not in keys:
-            keys.append(index)
-    return tuple(keys)
-
-
 @dataclass(frozen=True)
 class OrderSpec:
     """How a query's top-level ORDER BY orders its result.
@@ -322,12 +296,16 @@ class OrderSpec:
 
 
 def order_spec(tree: exp.Expression) -> OrderSpec | None:
-    """The top-level ORDER BY of ``tree`` as an :class:`OrderSpec`, or None without one."""
+    """The top-level ORDER BY of ``tree`` as an :class:`OrderSpec`, or None without one.
+
+    Keys refer to select-list items by position, alias, or the same expression. An ORDER
+    BY inside a subquery or window does not count: only the outermost one orders the
+    result."""
     order = tree.args.get("order")
     if not isinstance(order, exp.Order) or not order.expressions:
         return None
     projections = _projections(tree)
-    star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in projections)
+    star = any(map(_is_star, projections))
     keys: list[int] = []
     names: list[str] = []
     hidden: list[str] = []
@@ -345,6 +323,11 @@ def order_spec(tree: exp.Expression) -> OrderSpec | None:
         elif not _is_position(key):
             hidden.append(key.sql(dialect=DIALECT))
     return OrderSpec(tuple(keys), tuple(names), tuple(hidden))
+
+
+def _is_star(projection: exp.Expression) -> bool:
+    """``*`` or ``t.*`` in a select list."""
+    return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star)
 
 
 def _is_position(key: exp.Expression) -> bool:
@@ -408,7 +391,7 @@ def star_columns(tree: exp.Expression | None, n_columns: int) -> int:
     if not isinstance(select, exp.Select):
         return 0
     projections = list(select.expressions)
-    stars = [p for p in projections if isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star)]
+    stars = [p for p in projections if _is_star(p)]
     if not stars or not _sources_are_tables(select, tree):
         return 0
     return max(0, n_columns - (len(projections) - len(stars)))

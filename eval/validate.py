@@ -116,9 +116,8 @@ def undetermined_order(case: GoldCase) -> str:
     """
     if case.ties is None or not case.result.rows:
         return ""  # sort keys all visible (or none known): the output shows any tie itself
-    segments = case.ties
     groups: dict[int, set[tuple]] = {}
-    for segment, row in zip(segments, case.result.rows):
+    for segment, row in zip(case.ties, case.result.rows):
         groups.setdefault(segment, set()).add(tuple(map(repr, row)))
     tied = sum(len(rows) for rows in groups.values() if len(rows) > 1)
     if not tied:
