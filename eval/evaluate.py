@@ -172,6 +172,9 @@ class Evaluator:
         self._results: dict[tuple[str, str], Future[QueryResult]] = {}
         self._results_lock = threading.Lock()
         self._plans: dict[tuple[str, bool], GoldPlan] = {}
+        # Each gold expansion's case is built once, not once per prediction of it (a
+        # predictions file can answer one question thousands of times).
+        self._cases: dict[tuple[str, str, OrderSpec | None, str | None], GoldCase] = {}
 
     def evaluate(
         self,
@@ -282,18 +285,27 @@ class Evaluator:
             return QueryResult(error=f"gold does not transpile to {self.backend.dialect}: {exc}")
         return self._result(db_name, text, gold=True)
 
+    def _gold_case(self, db_name: str, sql: str, order: OrderSpec | None, keyed: str | None) -> GoldCase:
+        """:func:`gold_case` for one expansion, built on first use (a race only builds it twice)."""
+        key = (db_name, sql, order, keyed)
+        case = self._cases.get(key)
+        if case is None:
+            result = self._gold_result(db_name, sql)
+            sorted_result = self._gold_result(db_name, keyed) if keyed and result.ok else None
+            case = self._cases[key] = gold_case(result, order, sorted_result)
+        return case
+
     # ---------------------------------------------------------------- judging
 
     def _evaluate_one(self, question: Question, prediction: Prediction, plan: GoldPlan) -> ResultRow:
         gold_error = plan.error
         golds: list[GoldCase] = []
         for sql, order, keyed in zip(plan.expansions, plan.orders, plan.sorted_by):
-            result = self._gold_result(question.db_name, sql)
-            if not result.ok:
-                gold_error = f"gold query failed: {result.error}"
+            case = self._gold_case(question.db_name, sql, order, keyed)
+            if not case.result.ok:
+                gold_error = f"gold query failed: {case.result.error}"
                 break
-            sorted_result = self._gold_result(question.db_name, keyed) if keyed else None
-            golds.append(gold_case(result, order, sorted_result))
+            golds.append(case)
         row = ResultRow(
             question=question,
             generated_query=prediction.sql,
