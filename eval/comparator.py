@@ -10,10 +10,12 @@ Rules (``compare``):
    with the same values cannot both claim one prediction column, and a first guess that
    fails is not the last word. ``SELECT id, name`` equals ``SELECT name AS n, id, email``.
    Extra columns are bounded: at most ``max(3, gold columns)`` besides the gold's
-   (:func:`extra_column_limit`), plus the columns a ``*`` over the query's tables brings
-   (``star_columns``, counted by the caller from the prediction's SQL). That keeps what
-   real answers do (an id beside a name, the measure beside the entity, a few helper
-   columns, ``SELECT *``) and rejects a shotgun of constant columns (``SELECT 0, 1, ...,
+   (:func:`extra_column_limit`), widened by the prediction's columns that hold stored
+   data (``stored_columns``: brought by ``*`` or named as plain columns over the
+   database's tables, counted by the caller from the prediction's SQL with
+   ``sqltext.stored_columns``). That keeps what real answers do (an id beside a name, the
+   measure beside the entity, a few helper columns, ``SELECT *`` or every column listed)
+   and rejects a shotgun of constant columns (``SELECT 0, 1, ...,
    1599`` would otherwise match every one-row gold whose value is among them).
 2. **Rows.** Order does not matter unless ``order_keys`` is given (the gold has a
    top-level ORDER BY and the question asks for an ordering). Then the prediction's rows
@@ -99,13 +101,17 @@ class GoldCase:
     """A segment number per row: rows tied on the whole sort order share one (rule 2)."""
 
 
-def extra_column_limit(gold_columns: int, star_columns: int = 0) -> int:
-    """How many columns beyond the gold's a prediction may have (rule 1)."""
-    return max(MIN_EXTRA_COLUMNS, gold_columns) + star_columns
+def extra_column_limit(gold_columns: int, stored_columns: int = 0) -> int:
+    """How many columns beyond the gold's a prediction may have (rule 1).
+
+    ``stored_columns`` (the prediction's columns that hold stored data) may include the
+    ones that answer the question, so only those beyond the gold's width widen the bound.
+    """
+    return max(MIN_EXTRA_COLUMNS, gold_columns) + max(0, stored_columns - gold_columns)
 
 
 def judge(
-    golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions, *, star_columns: int = 0
+    golds: Sequence[GoldCase], pred: QueryResult, options: CompareOptions, *, stored_columns: int = 0
 ) -> Verdict:
     """The best verdict over all gold expansions: correct if any matches.
 
@@ -121,7 +127,7 @@ def judge(
             order_keys=gold.order_keys,
             ties=gold.ties,
             options=options,
-            star_columns=star_columns,
+            stored_columns=stored_columns,
         )
         if verdict.correct:
             if verdict.exact_match:
@@ -144,13 +150,13 @@ def compare(
     order_keys: tuple[int, ...] | None = None,
     ties: tuple[int, ...] | None = None,
     options: CompareOptions = CompareOptions(),
-    star_columns: int = 0,
+    stored_columns: int = 0,
 ) -> Verdict:
     """Compare one gold result with one predicted result (rules in the module docstring)."""
     if not gold.ok or not pred.ok:
         return Verdict(correct=False, reason="a query failed; nothing to compare")
     n_gold_cols, n_pred_cols = len(gold.columns), len(pred.columns)
-    limit = extra_column_limit(n_gold_cols, star_columns)
+    limit = extra_column_limit(n_gold_cols, stored_columns)
     if n_pred_cols - n_gold_cols > limit:
         return Verdict(
             False,

@@ -26,7 +26,7 @@ from eval.sqltext import (
     check_query,
     expand_gold,
     order_spec,
-    star_columns,
+    stored_columns,
     with_order_columns,
 )
 
@@ -338,8 +338,8 @@ class Evaluator:
             return replace(row, error_db_exec=True, timeout=pred.timeout, error_msg=pred.error or "")
         if gold_error:
             return row
-        stars = star_columns(checked.tree, len(pred.columns))
-        verdict = judge(golds, pred, self.compare_options, star_columns=stars)
+        stored = stored_columns(checked.tree, len(pred.columns))
+        verdict = judge(golds, pred, self.compare_options, stored_columns=stored)
         return replace(
             row,
             correct=verdict.correct,

@@ -377,35 +377,77 @@ def sort_keys_sql(tree: exp.Expression) -> list[str]:
     return keys
 
 
-def star_columns(tree: exp.Expression | None, n_columns: int) -> int:
-    """How many of a result's ``n_columns`` a ``*`` over the query's own tables brought.
+def stored_columns(tree: exp.Expression | None, n_columns: int) -> int:
+    """How many of a result's ``n_columns`` hold stored data rather than computed values.
 
-    Counted only where every source of the top-level SELECT is a table of the database
-    (not a CTE, subquery or function): those columns hold stored data, which is what the
-    comparator's bound on extra columns allows a ``*`` (``SELECT * FROM (SELECT 0, 1, ...)``
-    gets no allowance).
+    A column counts when a ``*`` brought it or the select list names it as a plain column,
+    and every source of its SELECT holds stored data: a table of the database, or a
+    subquery or CTE made only of such columns (``SELECT * FROM (SELECT * FROM t) s`` is
+    ``SELECT * FROM t``; ``SELECT * FROM (SELECT 0, 1, ...) s`` earns nothing). A set
+    operation counts what its poorest branch counts, so ``SELECT * FROM t WHERE false
+    UNION ALL SELECT 0, 1, ...`` earns nothing either. The comparator allows this many
+    extra columns on top of its fixed bound: listing every column of a table is as
+    honest as ``SELECT *`` over it, and neither can smuggle in constants.
     """
-    select = tree
-    while isinstance(select, exp.SetOperation):
-        select = select.this
-    if not isinstance(select, exp.Select):
+    if tree is None:
         return 0
-    projections = list(select.expressions)
-    stars = [p for p in projections if _is_star(p)]
-    if not stars or not _sources_are_tables(select, tree):
-        return 0
-    return max(0, n_columns - (len(projections) - len(stars)))
+    ctes = {cte.alias_or_name.lower(): cte.this for cte in tree.find_all(exp.CTE)}
+    return _stored_count(tree, n_columns, ctes, frozenset())
 
 
-def _sources_are_tables(select: exp.Select, tree: exp.Expression | None) -> bool:
-    ctes = {cte.alias_or_name.lower() for cte in (tree.find_all(exp.CTE) if tree is not None else [])}
+def _stored_count(query: exp.Expression, n_columns: int, ctes: dict, seen: frozenset[str]) -> int:
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    if isinstance(query, exp.SetOperation):
+        return min(
+            _stored_count(query.this, n_columns, ctes, seen),
+            _stored_count(query.expression, n_columns, ctes, seen),
+        )
+    if not isinstance(query, exp.Select) or not _sources_are_stored(query, ctes, seen):
+        return 0
+    computed = sum(1 for p in query.expressions if not _is_star(p) and not _is_plain_column(p))
+    return max(0, n_columns - computed)
+
+
+def _is_plain_column(projection: exp.Expression) -> bool:
+    inner = projection.this if isinstance(projection, exp.Alias) else projection
+    return isinstance(inner, exp.Column) and not inner.is_star
+
+
+def _is_stored_query(query: exp.Expression, ctes: dict, seen: frozenset[str]) -> bool:
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    if isinstance(query, exp.SetOperation):
+        return _is_stored_query(query.this, ctes, seen) and _is_stored_query(query.expression, ctes, seen)
+    return (
+        isinstance(query, exp.Select)
+        and all(_is_star(p) or _is_plain_column(p) for p in query.expressions)
+        and _sources_are_stored(query, ctes, seen)
+    )
+
+
+def _sources_are_stored(select: exp.Select, ctes: dict, seen: frozenset[str]) -> bool:
     source = select.args.get("from_") or select.args.get("from")
     sources = [source.this] if isinstance(source, exp.From) else []
     sources += [join.this for join in select.args.get("joins") or []]
-    return bool(sources) and all(
-        type(s) is exp.Table and isinstance(s.this, exp.Identifier) and s.name.lower() not in ctes
-        for s in sources
-    )
+    if not sources:
+        return False
+    for s in sources:
+        if isinstance(s, exp.Subquery):
+            if not _is_stored_query(s.this, ctes, seen):
+                return False
+        elif type(s) is exp.Table and isinstance(s.this, exp.Identifier):
+            name = s.name.lower()
+            # A recursive CTE refers to itself: its rows are computed, not stored.
+            if (
+                name in ctes
+                and not s.args.get("db")
+                and (name in seen or not _is_stored_query(ctes[name], ctes, seen | {name}))
+            ):
+                return False
+        else:
+            return False  # a function, VALUES, a lateral: computed rows
+    return True
 
 
 def _projections(tree: exp.Expression) -> list[exp.Expression]:

@@ -650,7 +650,7 @@ def test_bytes_compare_by_content():
 def test_extra_columns_are_bounded(gold_width, pred_width, star, correct):
     gold = R(tuple(range(gold_width)), tuple(range(10, 10 + gold_width)))
     pred = R(tuple(range(pred_width)), tuple(range(10, 10 + pred_width)))
-    verdict = compare(gold, pred, star_columns=star)
+    verdict = compare(gold, pred, stored_columns=star)
     assert verdict.correct is correct, verdict.reason
     if not correct:
         assert f"prediction has {pred_width} columns" in verdict.reason

@@ -15,6 +15,7 @@ from eval.cli import main
 CHEAPEST_FIRST = "List every product, cheapest first."
 TITLES_CHEAPEST_FIRST = "List the product titles, cheapest first."
 NO_CITY = "Which customers have no city on file?"
+LISBON = "How many customers live in Lisbon?"
 
 CASES = [
     # (question, gold, prediction, correct)
@@ -86,6 +87,51 @@ CASES = [
         "SELECT * FROM (SELECT name, 1, 2, 3, 4 FROM customers WHERE city IS NULL) AS s",
         False,
     ),
+    # Every column listed is as honest as a star; a star over a subquery or CTE of stored
+    # columns is a star over the table.
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT o.order_id, o.customer_id, o.product_id, o.quantity, o.ordered_at, c.name"
+        " FROM orders o JOIN customers c ON c.customer_id = o.customer_id WHERE c.city IS NULL",
+        True,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "WITH c AS (SELECT * FROM customers) SELECT *, 1 FROM c JOIN orders o USING (customer_id)"
+        " WHERE c.city IS NULL",
+        True,
+    ),
+    (
+        NO_CITY,
+        "SELECT name FROM customers WHERE city IS NULL",
+        "SELECT * FROM (SELECT * FROM customers WHERE city IS NULL) s JOIN orders USING (customer_id)",
+        True,
+    ),
+    # Stored columns in one branch of a set operation, or computed ones in a CTE, earn
+    # nothing: the constants would otherwise match any small count.
+    (
+        LISBON,
+        "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'",
+        "SELECT a.order_id, a.customer_id, a.product_id, a.quantity, b.order_id, b.customer_id,"
+        " b.product_id, b.quantity FROM orders a, orders b WHERE false"
+        " UNION ALL SELECT 0, 1, 2, 3, 4, 5, 6, 7",
+        False,
+    ),
+    (
+        LISBON,
+        "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'",
+        "WITH s AS (SELECT 0 AS a, 1 AS b, 2 AS c, 3 AS d, 4 AS e) SELECT * FROM s",
+        False,
+    ),
+    (
+        LISBON,
+        "SELECT COUNT(*) FROM customers WHERE city = 'Lisbon'",
+        "SELECT o.*, o.quantity, o.quantity FROM orders o WHERE false"
+        " UNION ALL SELECT 0, 1, 2, 3, now()::timestamp, 4, 5 FROM (VALUES (1)) v",
+        False,
+    ),
 ]
 
 
@@ -114,6 +160,10 @@ def test_verdict(verdicts, index):
     row = verdicts[index]
     assert row["generated_query"] == CASES[index][2]
     assert row["correct"] == str(int(CASES[index][3])), row["mismatch"] or row["error_msg"]
+    if "UNION" in CASES[index][2] or "WITH s" in CASES[index][2]:
+        # Wrong because of the bound, not because the query failed.
+        assert row["error_msg"] == ""
+        assert "columns: at most 3 beyond" in row["mismatch"], row["mismatch"]
 
 
 def test_validate_notes_an_order_left_open_by_hidden_keys(cache_dir, tmp_path):
