@@ -1,8 +1,10 @@
 """Combine the per-database parts into the bundled benchmark files.
 
 Each database's questions and negatives are written by hand (or by its generator) into
-``data/parts/<db>.questions.csv`` and ``data/parts/<db>.negatives.csv``; this script joins
-them, in database-name order, into ``data/questions_gen.csv`` and ``data/negatives.csv``.
+``data/parts/<db>.questions.csv``, ``data/parts/<db>.negatives.csv`` (wrong answers that
+must score wrong) and ``data/parts/<db>.alternatives.csv`` (other reasonable answers that
+must score correct); this script joins them, in database-name order, into
+``data/questions_gen.csv``, ``data/negatives.csv`` and ``data/alternatives.csv``.
 Run it after changing any part:  python data/combine.py
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent
 QUESTION_COLUMNS = ["question", "query", "db_name", "query_category", "difficulty", "instructions"]
 NEGATIVE_COLUMNS = [*QUESTION_COLUMNS, "generated_query", "mistake"]
+ALTERNATIVE_COLUMNS = [*QUESTION_COLUMNS, "generated_query", "reading"]
 
 
 def read_rows(path: Path, columns: list[str]) -> list[dict[str, str]]:
@@ -46,7 +49,11 @@ def combine(kind: str, columns: list[str], target: Path) -> int:
 def main() -> None:
     n_questions = combine("questions", QUESTION_COLUMNS, DATA / "questions_gen.csv")
     n_negatives = combine("negatives", NEGATIVE_COLUMNS, DATA / "negatives.csv")
-    print(f"{n_questions} questions -> data/questions_gen.csv; {n_negatives} negatives -> data/negatives.csv")
+    n_alternatives = combine("alternatives", ALTERNATIVE_COLUMNS, DATA / "alternatives.csv")
+    print(
+        f"{n_questions} questions -> data/questions_gen.csv; {n_negatives} negatives -> data/negatives.csv;"
+        f" {n_alternatives} alternatives -> data/alternatives.csv"
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """The bundled benchmark (data/): it validates, the oracle gets everything right, every
 negative is scored wrong, and its shape is what data/README.md promises.
 
-data/questions_gen.csv and data/negatives.csv are built from data/parts/ by
-``python data/combine.py``; these tests read the combined files.
+data/questions_gen.csv, data/negatives.csv and data/alternatives.csv are built from
+data/parts/ by ``python data/combine.py``; these tests read the combined files (and check
+that they are current).
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +23,8 @@ from conftest import ROOT, run_cli
 DATA = ROOT / "data"
 QUESTIONS = DATA / "questions_gen.csv"
 NEGATIVES = DATA / "negatives.csv"
+ALTERNATIVES = DATA / "alternatives.csv"
+GENERATORS = [g for g in sorted((DATA / "generators").glob("*.py")) if g.stem != "sqlwriter"]
 SCHEMAS = DATA / "schemas"
 CATEGORIES = {"date", "group_by", "order_by", "ratio", "join", "where"}
 DIFFICULTIES = {"easy", "medium", "hard", "extra-hard"}
@@ -60,6 +66,11 @@ def negatives() -> list[dict[str, str]]:
     return read_csv(NEGATIVES)
 
 
+@pytest.fixture(scope="module")
+def alternatives() -> list[dict[str, str]]:
+    return read_csv(ALTERNATIVES)
+
+
 def test_bundled_benchmark_is_valid(cache_dir):
     proc = run_cli("validate", "-q", QUESTIONS, "--schemas", SCHEMAS, "--cache-dir", cache_dir, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
@@ -84,6 +95,55 @@ def test_every_negative_is_scored_wrong(cache_dir, tmp_path, questions, negative
     assert not gold_failed, f"gold failed beside a negative:\n{describe(gold_failed)}"
     accepted = [r for r in rows if r["correct"] == "1"]
     assert not accepted, f"{len(accepted)} negative(s) scored correct:\n{describe(accepted)}"
+
+
+def test_every_alternative_is_scored_correct(cache_dir, tmp_path, questions, alternatives):
+    """Other reasonable readings of a question must score correct: the fairness half of the
+    benchmark's tests (a question that only its author's conventions answer is not fair)."""
+    golds = {key(q): q for q in questions}
+    stale = [a for a in alternatives if key(a) not in golds or a["query"] != golds[key(a)]["query"]]
+    assert not stale, (
+        f"alternatives whose question or gold differs from questions_gen.csv:\n{describe(stale)}"
+    )
+    assert all(a["reading"].strip() for a in alternatives), "every alternative says which reading it is"
+
+    rows = run_harness(cache_dir, tmp_path / "alternatives.csv", "-r", "file", "--predictions", ALTERNATIVES)
+    assert len(rows) == len(alternatives)
+    rejected = [{**r, "mistake": a["reading"]} for r, a in zip(rows, alternatives) if r["correct"] != "1"]
+    assert not rejected, f"{len(rejected)} reasonable alternative(s) scored wrong:\n{describe(rejected)}"
+
+
+def test_combined_files_are_current(tmp_path):
+    """questions_gen.csv, negatives.csv and alternatives.csv are exactly what combine.py
+    writes from data/parts/ (an edit to a part that was not combined would go untested)."""
+    spec = importlib.util.spec_from_file_location("bundled_combine", DATA / "combine.py")
+    assert spec and spec.loader
+    combine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(combine)
+    for kind, columns, target in [
+        ("questions", combine.QUESTION_COLUMNS, QUESTIONS),
+        ("negatives", combine.NEGATIVE_COLUMNS, NEGATIVES),
+        ("alternatives", combine.ALTERNATIVE_COLUMNS, ALTERNATIVES),
+    ]:
+        out = tmp_path / target.name
+        combine.combine(kind, columns, out)
+        assert out.read_bytes() == target.read_bytes(), f"{target.name} is stale: run python data/combine.py"
+
+
+@pytest.mark.parametrize("generator", GENERATORS, ids=lambda g: g.stem)
+def test_regenerating_leaves_the_data_unchanged(tmp_path, generator):
+    """Each generator, run again, writes its committed .sql file byte for byte."""
+    env = {**os.environ, "SQLWRITER_OUT_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(generator)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    committed = SCHEMAS / generator.stem / f"{generator.stem}.sql"
+    written = tmp_path / committed.name
+    assert written.exists(), proc.stdout
+    assert written.read_bytes() == committed.read_bytes(), (
+        f"{generator.name} no longer writes {committed.relative_to(ROOT)}: regenerate it and recheck the golds"
+    )
 
 
 def load_stats():

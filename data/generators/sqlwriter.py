@@ -14,6 +14,7 @@ generator keeps its own bytes while the code that writes them exists once.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -126,7 +127,14 @@ def items(text: str) -> list[str]:
 
 
 def write_sql(path: Path, text: str, counts: Mapping[str, int] | None = None) -> None:
-    """Write ``text`` to ``path`` as UTF-8 (making the folder) and say so, with row counts if given."""
+    """Write ``text`` to ``path`` as UTF-8 (making the folder) and say so, with row counts if given.
+
+    With ``SQLWRITER_OUT_DIR`` set, the file goes to that folder under its own name instead:
+    the test that regenerating leaves the committed files unchanged writes there.
+    """
+    out_dir = os.environ.get("SQLWRITER_OUT_DIR")
+    if out_dir:
+        path = Path(out_dir) / path.name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     if counts is None:
