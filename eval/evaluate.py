@@ -85,7 +85,7 @@ def gold_case(
     ties = None
     if sorted_result is not None and _same_visible_rows(result, sorted_result):
         width = len(result.columns)
-        ties = _tie_segments([tuple(row[k] for k in keys) + tuple(row[width:]) for row in sorted_result.rows])
+        ties = tie_segments([tuple(row[k] for k in keys) + tuple(row[width:]) for row in sorted_result.rows])
     return GoldCase(result, tuple(keys), ties)
 
 
@@ -99,7 +99,7 @@ def _same_visible_rows(result: QueryResult, sorted_result: QueryResult) -> bool:
     )
 
 
-def _tie_segments(sort_keys: Sequence[tuple[object, ...]]) -> tuple[int, ...]:
+def tie_segments(sort_keys: Sequence[tuple[object, ...]]) -> tuple[int, ...]:
     """A segment number per row: consecutive rows with equal sort keys share one."""
     segments, current = [], 0
     for i, key in enumerate(sort_keys):

@@ -21,7 +21,7 @@ from sqlglot import exp
 from eval.cli import DEFAULT_QUESTIONS, add_database_options, default_cache_dir, exec_limits
 from eval.comparator import CompareOptions, GoldCase, compare
 from eval.db.base import Backend
-from eval.evaluate import gold_case, plan_gold
+from eval.evaluate import gold_case, plan_gold, tie_segments
 from eval.questions import load_questions
 from eval.records import CATEGORIES, QueryResult, Question
 from eval.schemas import discover
@@ -92,7 +92,7 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
             problems.append(Problem(question, f"gold returns no rows  ({sql})"))
         case = gold_case(first, order, backend.execute(question.db_name, keyed) if keyed else None)
         undetermined = undetermined_order(case)
-        if undetermined:
+        if undetermined and not any(p.note for p in problems):  # once per question, not per expansion
             problems.append(Problem(question, f"{undetermined}  ({sql})", note=True))
         second = backend.execute(question.db_name, sql)
         same = compare(
@@ -108,16 +108,20 @@ def check_question(backend: Backend, question: Question) -> list[Problem]:
 
 
 def undetermined_order(case: GoldCase) -> str:
-    """Describe rows that tie on the gold's whole sort order, keys the output does not
-    show included, yet differ, or ''.
+    """Describe rows that tie on the gold's whole sort order (keys the output does not show
+    included) yet differ, or ''.
 
     Their order in the gold's result is arbitrary: the comparator accepts them in any
     order, but a question that asks for an ordering may want a tie-breaker.
     """
-    if case.ties is None or not case.result.rows:
-        return ""  # sort keys all visible (or none known): the output shows any tie itself
+    if not case.result.rows or (case.ties is None and not case.order_keys):
+        return ""  # no ORDER BY, or no sort key found among the columns
+    # Without hidden keys the ties are those on the visible sort keys.
+    ties = case.ties or tie_segments(
+        [tuple(row[k] for k in case.order_keys or ()) for row in case.result.rows]
+    )
     groups: dict[int, set[tuple]] = {}
-    for segment, row in zip(case.ties, case.result.rows):
+    for segment, row in zip(ties, case.result.rows):
         groups.setdefault(segment, set()).add(tuple(map(repr, row)))
     tied = sum(len(rows) for rows in groups.values() if len(rows) > 1)
     if not tied:

@@ -182,8 +182,24 @@ def test_validate_notes_an_order_left_open_by_hidden_keys(cache_dir, tmp_path):
                 "order_by",
             ]
         )
+        # Every sort key shown, and still two rows (Kettle, Teapot) tie on it.
+        writer.writerow(
+            [
+                "Titles and prices, cheapest first.",
+                "SELECT {title, product_id}, price FROM products ORDER BY price",
+                "shop",
+                "order_by",
+            ]
+        )
+        # Ties on the visible key, but the rows are identical there: nothing to note.
+        writer.writerow(
+            ["Prices, cheapest first.", "SELECT price FROM products ORDER BY price", "shop", "order_by"]
+        )
     proc = run_cli("validate", "-q", questions, "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     notes = [line for line in proc.stdout.splitlines() if line.startswith("NOTE")]
-    assert len(notes) == 1 and "row 2 " in notes[0] and "2 rows tie on the sort keys" in notes[0]
-    assert "2 questions, 0 problem(s), 1 note(s)" in proc.stdout
+    assert len(notes) == 2, notes
+    assert "row 2 " in notes[0] and "2 rows tie on the sort keys" in notes[0]
+    # One note per question, not one per column choice.
+    assert "row 4 " in notes[1] and "2 rows tie on the sort keys" in notes[1]
+    assert "4 questions, 0 problem(s), 2 note(s)" in proc.stdout
