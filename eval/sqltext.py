@@ -319,7 +319,11 @@ def order_spec(tree: exp.Expression) -> OrderSpec | None:
             if index not in keys:
                 keys.append(index)
         elif star and isinstance(key, exp.Column):
+            # Found by name among the columns * brings where the name is unique; also
+            # appended as a hidden key, which decides the ties where it is not (two
+            # tables' ``name``) or where ``c.*`` does not bring it at all.
             names.append(key.name)
+            hidden.append(key.sql(dialect=DIALECT))
         elif not _is_position(key):
             hidden.append(key.sql(dialect=DIALECT))
     return OrderSpec(tuple(keys), tuple(names), tuple(hidden))
@@ -474,9 +478,16 @@ def _projection_index(key: exp.Expression, projections: list[exp.Expression]) ->
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         if inner.sql(dialect=DIALECT).lower() == key_sql:
             return i
+    key_table = key.table.lower() if isinstance(key, exp.Column) else ""
     for i, projection in enumerate(projections):
-        # ``ORDER BY t.name`` for ``SELECT name``: the same column, qualified differently.
+        # ``ORDER BY t.name`` for ``SELECT name``: the same column, qualified on one side
+        # only. ``ORDER BY d.name`` for ``SELECT e.name`` is another column.
         inner = projection.this if isinstance(projection, exp.Alias) else projection
-        if key_name is not None and isinstance(inner, exp.Column) and inner.name.lower() == key_name:
+        if (
+            key_name is not None
+            and isinstance(inner, exp.Column)
+            and inner.name.lower() == key_name
+            and (not inner.table or not key_table or inner.table.lower() == key_table)
+        ):
             return i
     return None

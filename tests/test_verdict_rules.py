@@ -10,12 +10,14 @@ import pytest
 
 from conftest import SAMPLE, run_cli
 from eval.cli import main
+from eval.sqltext import order_spec, parse_single_query
 
 # In the sample shop, the Kettle and the Teapot both cost 25.50: they tie on price.
 CHEAPEST_FIRST = "List every product, cheapest first."
 TITLES_CHEAPEST_FIRST = "List the product titles, cheapest first."
 NO_CITY = "Which customers have no city on file?"
 LISBON = "How many customers live in Lisbon?"
+ORDERS_BY_CUSTOMER = "List every order with its customer, in order of customer."
 
 CASES = [
     # (question, gold, prediction, correct)
@@ -85,6 +87,30 @@ CASES = [
         NO_CITY,
         "SELECT name FROM customers WHERE city IS NULL",
         "SELECT * FROM (SELECT name, 1, 2, 3, 4 FROM customers WHERE city IS NULL) AS s",
+        False,
+    ),
+    # A sort key that * shows twice (o.customer_id and c.customer_id): rows tied on it may
+    # come in any order, and the direction still counts.
+    (
+        ORDERS_BY_CUSTOMER,
+        "SELECT * FROM orders o JOIN customers c ON c.customer_id = o.customer_id ORDER BY o.customer_id",
+        "SELECT * FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
+        " ORDER BY o.customer_id, o.order_id DESC",
+        True,
+    ),
+    (
+        ORDERS_BY_CUSTOMER,
+        "SELECT * FROM orders o JOIN customers c ON c.customer_id = o.customer_id ORDER BY o.customer_id",
+        "SELECT * FROM orders o JOIN customers c ON c.customer_id = o.customer_id ORDER BY o.customer_id DESC",
+        False,
+    ),
+    # A key c.* does not bring (the product's price) is a hidden key: tied prices in any order.
+    (
+        ORDERS_BY_CUSTOMER,
+        "SELECT c.*, o.order_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
+        " JOIN products p ON p.product_id = o.product_id ORDER BY p.price DESC",
+        "SELECT c.*, o.order_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
+        " JOIN products p ON p.product_id = o.product_id ORDER BY p.price",
         False,
     ),
     # Every column listed is as honest as a star; a star over a subquery or CTE of stored
@@ -203,3 +229,17 @@ def test_validate_notes_an_order_left_open_by_hidden_keys(cache_dir, tmp_path):
     # One note per question, not one per column choice.
     assert "row 4 " in notes[1] and "2 rows tie on the sort keys" in notes[1]
     assert "4 questions, 0 problem(s), 2 note(s)" in proc.stdout
+
+
+def test_a_key_qualified_by_another_table_is_not_the_selected_column():
+    # ORDER BY d.name for SELECT e.name: another column that happens to share the name.
+    spec = order_spec(
+        parse_single_query("SELECT e.name FROM emp e JOIN dept d ON d.id = e.dept ORDER BY d.name")
+    )
+    assert spec is not None and spec.keys == () and spec.hidden == ("d.name",)
+    # Qualified on one side only: the same column.
+    spec = order_spec(parse_single_query("SELECT name FROM emp e ORDER BY e.name"))
+    assert spec is not None and spec.keys == (0,) and spec.hidden == ()
+    # Behind a star a column key is looked up by name and kept as a hidden key too.
+    spec = order_spec(parse_single_query("SELECT * FROM emp e JOIN dept d ON d.id = e.dept ORDER BY d.name"))
+    assert spec is not None and spec.names == ("name",) and spec.hidden == ("d.name",)
