@@ -69,7 +69,8 @@ class FakeLLM:
     def get_tokenizer(self):
         return self.tokenizer
 
-    def generate(self, prompts, params, lora_request=None, use_tqdm=True):
+    def generate(self, prompts, sampling_params=None, *, use_tqdm=True, lora_request=None):
+        params = sampling_params
         self.calls.append(("generate", prompts, params, lora_request))
         ids = [self.tokenizer(a, add_special_tokens=False)["input_ids"] for a in ANSWERS]
         return [
@@ -77,7 +78,7 @@ class FakeLLM:
             for i in range(len(prompts))
         ]
 
-    def beam_search(self, prompts, params, lora_request=None):
+    def beam_search(self, prompts, params, lora_request=None, use_tqdm=False):
         self.calls.append(("beam_search", prompts, params, lora_request))
         outputs = []
         for i, prompt in enumerate(prompts):
