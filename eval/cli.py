@@ -151,6 +151,23 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --pg-url, run queries through your own role if the read-only role cannot be created (dangerous)",
     )
+    parser.add_argument(
+        "--gold-dialect",
+        type=gold_dialect,
+        default="postgres",
+        help="the SQL dialect the gold queries are written in (sqlite, mysql, bigquery...; a gold_dialect "
+        "column overrides it per row); transpiled with sqlglot, or run as written on --dialect of the "
+        "same name (default: %(default)s)",
+    )
+
+
+def gold_dialect(text: str) -> str:
+    from eval.questions import known_dialect
+
+    name = text.strip().lower()
+    if not known_dialect(name):
+        raise argparse.ArgumentTypeError(f"sqlglot reads no dialect named {text!r}")
+    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,6 +371,7 @@ def run_main(argv: list[str]) -> int:
         allow_writable_role=args.allow_writable_role,
         progress=not args.no_progress,
         dialect=args.dialect,
+        gold_dialect=args.gold_dialect,
         suite=args.suite,
         suite_seed=args.suite_seed,
     )

@@ -5,6 +5,11 @@ the two results compared with the comparator (multiset, the gold's order where t
 question asks for one) after :func:`eval.dialects.comparable` irons out the engines' type
 differences. A question is listed when an expansion does not transpile, fails on the
 target engine, or returns a different result. Exit 1 when any is listed.
+
+A gold written in the target's own dialect (``--gold-dialect sqlite --dialect sqlite``)
+runs there as written, and its transpilation *to* PostgreSQL is what is checked: the same
+comparison, the other way round. ``validate --gold-dialect sqlite`` on PostgreSQL does
+both checks in one go.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from eval.comparator import CompareOptions, compare
 from eval.db.base import Backend
 from eval.dialects import comparable
-from eval.evaluate import plan_gold
+from eval.evaluate import gold_text, plan_gold
 from eval.pipeline import RunConfig, open_backend
 from eval.records import Question
 from eval.schemas import SchemaSource
@@ -42,7 +47,7 @@ def check_transpiled(reference: Backend, target: Backend, question: Question) ->
     found = []
     for sql, keys in zip(plan.expansions, plan.order_keys):
         try:
-            text = target.gold_sql(sql, question.db_name)
+            text = gold_text(target, plan, sql, question.db_name)
         except SqlTextError as exc:
             found.append(Unfaithful(question, "transpile error", f"{exc}  ({sql})"))
             continue

@@ -51,9 +51,17 @@ def transpile_query(sql: str, dialect: str, schema: Schema | None = None) -> str
     return _generate(tree, dialect)
 
 
-def _parse_one(sql: str) -> exp.Expression:
+def to_postgres(sql: str, dialect: str) -> str:
+    """``sql`` written in ``dialect`` (any sqlglot reads) as PostgreSQL text; raises
+    TranspileError where sqlglot cannot say it faithfully."""
+    if dialect == DIALECT:
+        return sql
+    return _generate(_parse_one(sql, dialect), DIALECT)
+
+
+def _parse_one(sql: str, dialect: str = DIALECT) -> exp.Expression:
     try:
-        trees = [t for t in sqlglot.parse(sql, read=DIALECT) if isinstance(t, exp.Expression)]
+        trees = [t for t in sqlglot.parse(sql, read=dialect) if isinstance(t, exp.Expression)]
     except (ParseError, TokenError) as exc:
         raise TranspileError(f"cannot parse: {first_line(str(exc))}") from exc
     if len(trees) != 1:

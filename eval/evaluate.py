@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from eval.comparator import CompareOptions, GoldCase, judge
 from eval.db.base import Backend
+from eval.dialects import to_postgres
 from eval.goldcache import GoldCache
 from eval.records import Prediction, QueryResult, Question, ResultRow
 from eval.sqltext import (
@@ -59,6 +60,10 @@ class GoldPlan:
     """Each expansion with its hidden sort keys appended to the output, where it has any
     (to tell rows tied on the whole sort order), else None."""
     error: str = ""
+    dialect: str = "postgres"
+    """The dialect the gold is written in; ``expansions`` are always PostgreSQL text."""
+    written: tuple[str, ...] = ()
+    """Each expansion as written in ``dialect`` (run as is on an engine of that dialect)."""
 
     @property
     def order_keys(self) -> tuple[tuple[int, ...] | None, ...]:
@@ -120,7 +125,12 @@ def plan_gold(question: Question) -> GoldPlan:
     runnable: list[str] = []
     orders: list[OrderSpec | None] = []
     sorted_by: list[str | None] = []
-    for sql in expansions:
+    dialect = question.gold_dialect
+    for written in expansions:
+        try:
+            sql = to_postgres(written, dialect)
+        except SqlTextError as exc:
+            return GoldPlan(error=f"gold does not transpile from {dialect} to postgres: {exc}")
         try:
             checked = check_query(sql)
         except (UnsafeSqlError, SqlTextError) as exc:
@@ -130,7 +140,18 @@ def plan_gold(question: Question) -> GoldPlan:
         orders.append(order)
         keyed = with_order_columns(checked.tree, order.hidden) if order and checked.tree is not None else None
         sorted_by.append(keyed)
-    return GoldPlan(tuple(runnable), tuple(orders), tuple(sorted_by))
+    return GoldPlan(
+        tuple(runnable), tuple(orders), tuple(sorted_by), dialect=dialect, written=tuple(expansions)
+    )
+
+
+def gold_text(backend: Backend, plan: GoldPlan, sql: str, db_name: str = "") -> str:
+    """An expansion of ``plan`` (or its keyed copy) as ``backend`` runs it: as written on
+    an engine of the gold's own dialect, else transpiled from PostgreSQL (raises
+    SqlTextError where that cannot be done faithfully)."""
+    if plan.dialect == backend.dialect and sql in plan.expansions:
+        return plan.written[plan.expansions.index(sql)]
+    return backend.gold_sql(sql, db_name)
 
 
 def oracle_sql(backend: Backend, plan: GoldPlan, db_name: str = "") -> str:
@@ -138,7 +159,7 @@ def oracle_sql(backend: Backend, plan: GoldPlan, db_name: str = "") -> str:
     if not plan.expansions:
         return ""
     try:
-        return backend.gold_sql(plan.expansions[0], db_name)
+        return gold_text(backend, plan, plan.expansions[0], db_name)
     except SqlTextError:
         return plan.expansions[0]
 
@@ -171,10 +192,10 @@ class Evaluator:
         self.stats = EvalStats()
         self._results: dict[tuple[str, str], Future[QueryResult]] = {}
         self._results_lock = threading.Lock()
-        self._plans: dict[tuple[str, bool], GoldPlan] = {}
+        self._plans: dict[tuple[str, bool, str], GoldPlan] = {}
         # Each gold expansion's case is built once, not once per prediction of it (a
         # predictions file can answer one question thousands of times).
-        self._cases: dict[tuple[str, str, OrderSpec | None, str | None], GoldCase] = {}
+        self._cases: dict[tuple[str, str, OrderSpec | None, str | None, str], GoldCase] = {}
 
     def evaluate(
         self,
@@ -190,7 +211,7 @@ class Evaluator:
                 for sql in [*plan.expansions, *filter(None, plan.sorted_by)]:
                     with contextlib.suppress(SqlTextError):  # reported by _gold_result
                         self._submit(
-                            question.db_name, self.backend.gold_sql(sql, question.db_name), gold=True
+                            question.db_name, gold_text(self.backend, plan, sql, question.db_name), gold=True
                         )
             futures = [
                 pool.submit(self._evaluate_one, question, prediction, plans[question.index])
@@ -208,7 +229,7 @@ class Evaluator:
 
     def _plan(self, question: Question) -> GoldPlan:
         """plan_gold, once per distinct gold text (predictions files repeat questions)."""
-        key = (question.query, asks_for_order(question))
+        key = (question.query, asks_for_order(question), question.gold_dialect)
         if key not in self._plans:
             self._plans[key] = plan_gold(question)
         return self._plans[key]
@@ -277,21 +298,23 @@ class Evaluator:
             self._results[(db_name, sql)] = replacement
             return replacement, True
 
-    def _gold_result(self, db_name: str, sql: str) -> QueryResult:
+    def _gold_result(self, db_name: str, sql: str, plan: GoldPlan) -> QueryResult:
         """A gold expansion's result, run in the backend's dialect (transpiled if need be)."""
         try:
-            text = self.backend.gold_sql(sql, db_name)
+            text = gold_text(self.backend, plan, sql, db_name)
         except SqlTextError as exc:
             return QueryResult(error=f"gold does not transpile to {self.backend.dialect}: {exc}")
         return self._result(db_name, text, gold=True)
 
-    def _gold_case(self, db_name: str, sql: str, order: OrderSpec | None, keyed: str | None) -> GoldCase:
+    def _gold_case(
+        self, db_name: str, sql: str, order: OrderSpec | None, keyed: str | None, plan: GoldPlan
+    ) -> GoldCase:
         """:func:`gold_case` for one expansion, built on first use (a race only builds it twice)."""
-        key = (db_name, sql, order, keyed)
+        key = (db_name, sql, order, keyed, plan.dialect)
         case = self._cases.get(key)
         if case is None:
-            result = self._gold_result(db_name, sql)
-            sorted_result = self._gold_result(db_name, keyed) if keyed and result.ok else None
+            result = self._gold_result(db_name, sql, plan)
+            sorted_result = self._gold_result(db_name, keyed, plan) if keyed and result.ok else None
             case = self._cases[key] = gold_case(result, order, sorted_result)
         return case
 
@@ -301,7 +324,7 @@ class Evaluator:
         gold_error = plan.error
         golds: list[GoldCase] = []
         for sql, order, keyed in zip(plan.expansions, plan.orders, plan.sorted_by):
-            case = self._gold_case(question.db_name, sql, order, keyed)
+            case = self._gold_case(question.db_name, sql, order, keyed, plan)
             if not case.result.ok:
                 gold_error = f"gold query failed: {case.result.error}"
                 break

@@ -59,6 +59,8 @@ class RunConfig:
     progress: bool = True
     dialect: str = "postgres"
     """Engine and SQL dialect: postgres, duckdb or sqlite (eval/dialects.py)."""
+    gold_dialect: str = "postgres"
+    """The dialect the gold queries are written in (a ``gold_dialect`` column overrides it)."""
     suite: int = 0
     """Variant databases per database for test-suite accuracy (eval/variants.py); 0: off."""
     suite_seed: int = 0
@@ -87,11 +89,11 @@ def load_items(config: RunConfig) -> list[Question]:
         if not config.runner_config.predictions:
             raise BadInput("the file runner needs --predictions FILE")
         path = Path(config.runner_config.predictions)
-        questions = load_questions(path, limit=config.limit)
+        questions = load_questions(path, limit=config.limit, gold_dialect=config.gold_dialect)
         if "generated_query" not in questions[0].fields:
             raise BadInput(f"{path}: missing required column: generated_query")
         return questions
-    return load_questions(config.questions, limit=config.limit)
+    return load_questions(config.questions, limit=config.limit, gold_dialect=config.gold_dialect)
 
 
 def run(config: RunConfig) -> int:

@@ -1,8 +1,8 @@
 """Reading a questions (or predictions) CSV into :class:`~eval.records.Question` records.
 
 Compatible with sql-eval's files: ``question, query, db_name, query_category`` are
-required, ``instructions`` is optional, and every other column is kept and carried to
-the output unchanged.
+required, ``instructions`` and ``gold_dialect`` are optional, and every other column is
+kept and carried to the output unchanged.
 """
 
 from __future__ import annotations
@@ -10,14 +10,23 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import sqlglot
+
 from eval.errors import BadInput
 from eval.records import REQUIRED_COLUMNS, Question
 
 
 def load_questions(
-    path: Path, *, required: tuple[str, ...] = REQUIRED_COLUMNS, limit: int | None = None
+    path: Path,
+    *,
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+    limit: int | None = None,
+    gold_dialect: str = "postgres",
 ) -> list[Question]:
-    """Read every row of ``path``; raise BadInput naming a missing column or bad row."""
+    """Read every row of ``path``; raise BadInput naming a missing column or bad row.
+
+    Each gold is taken to be written in ``gold_dialect``, or in the row's own
+    ``gold_dialect`` column where it has one."""
     rows = _read_rows(path)
     if not rows:
         raise BadInput(f"{path}: no rows")
@@ -29,6 +38,9 @@ def load_questions(
         for column in ("question", "query", "db_name"):
             if not row.get(column, "").strip() and column in required:
                 raise BadInput(f"{path}: row {index + 2} has an empty {column!r}")
+        dialect = (row.get("gold_dialect") or "").strip().lower() or gold_dialect
+        if not known_dialect(dialect):
+            raise BadInput(f"{path}: row {index + 2}: unknown gold dialect {dialect!r}")
         questions.append(
             Question(
                 index=index,
@@ -38,9 +50,19 @@ def load_questions(
                 category=row.get("query_category", "").strip(),
                 instructions=row.get("instructions", "") or "",
                 fields=dict(row),
+                gold_dialect=dialect,
             )
         )
     return questions
+
+
+def known_dialect(name: str) -> bool:
+    """A dialect sqlglot reads (``postgres``, ``sqlite``, ``mysql``, ``bigquery``...)."""
+    try:
+        sqlglot.Dialect.get_or_raise(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:

@@ -28,6 +28,10 @@ class Question:
     instructions: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     """Every column of the row, as read (carried to the output)."""
+    gold_dialect: str = "postgres"
+    """The SQL dialect ``query`` is written in (``--gold-dialect`` or a ``gold_dialect``
+    column): other than PostgreSQL, it is transpiled with sqlglot, or run as written on an
+    engine of its own dialect."""
 
     @property
     def row_label(self) -> str:
