@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from eval.categories import canonical
 from eval.errors import BadInput
 from eval.records import REQUIRED_COLUMNS, Question
 
@@ -35,7 +36,7 @@ def load_questions(
                 question=row["question"],
                 query=row["query"],
                 db_name=row["db_name"].strip(),
-                category=row.get("query_category", "").strip(),
+                category=canonical(row.get("query_category", "")),
                 instructions=row.get("instructions", "") or "",
                 fields=dict(row),
             )

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CATEGORIES = ("date", "group_by", "order_by", "ratio", "join", "where")
 REQUIRED_COLUMNS = ("question", "query", "db_name", "query_category")
 
 
@@ -25,6 +24,8 @@ class Question:
     """The gold SQL as written, alternatives and ``{}`` groups included."""
     db_name: str
     category: str
+    """``query_category``, with sql-eval's names mapped to ours (eval/categories.py); the
+    row's own text stays in ``fields``."""
     instructions: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     """Every column of the row, as read (carried to the output)."""

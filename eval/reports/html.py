@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 
 from eval import __version__
+from eval.categories import CATEGORIES
 from eval.cli import non_negative_int
 from eval.output import atomic_write_text
-from eval.records import CATEGORIES
 from eval.reports.leaderboard import (
     leaderboard_row,
     load_runs,

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.categories import CATEGORIES
 from eval.output import atomic_write_text
-from eval.records import CATEGORIES
 from eval.reports.runs import Run, load_run
 from eval.reports.stats import RunStats, run_stats
 

@@ -18,7 +18,7 @@ from statistics import NormalDist
 import sqlglot
 from sqlglot.errors import SqlglotError
 
-from eval.records import CATEGORIES
+from eval.categories import CATEGORIES
 from eval.reports.runs import Run, RunRow
 from eval.sqltext import DIALECT, SqlTextError, expand_gold, split_statements
 
