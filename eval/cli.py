@@ -1,7 +1,8 @@
 """Command line: ``python main.py [options]`` runs an evaluation; subcommands do the rest.
 
 Exit codes: 0 the run completed (or the gate passed), 1 a gate failed, 2 bad input or a
-harness error (one line on stderr, never a traceback), 130 interrupted.
+harness error (one line on stderr, never a traceback), 3 the run completed but more
+generations failed than ``--max-generation-errors`` allows, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from eval.comparator import CompareOptions
 from eval.db.base import ExecLimits
 from eval.errors import HarnessError
+from eval.scoring import GenerationErrorBudget
 from runners import RunnerConfig, RunnerError, runner_names
 
 # name -> "module:function"; the function takes argv and returns the exit code.
@@ -202,9 +204,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="test-suite accuracy: also check correct answers on K variant databases (K default 3)",
     )
     parser.add_argument("--suite-seed", type=int, default=0, help="seed of the variant databases")
+    parser.add_argument(
+        "--max-generation-errors",
+        type=generation_error_budget,
+        default=GenerationErrorBudget(),
+        metavar="N|F",
+        help="failed generations allowed before the run exits 3: a count (default 0: any failure), "
+        "or a fraction of the questions with a decimal point (0.05)",
+    )
     add_database_options(parser)
     add_model_options(parser)
     return parser
+
+
+def generation_error_budget(text: str) -> GenerationErrorBudget:
+    try:
+        return GenerationErrorBudget.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a count (3) or a fraction with a decimal point (0.05): {exc}"
+        ) from None
 
 
 def fraction(text: str) -> float:
@@ -356,5 +375,6 @@ def run_main(argv: list[str]) -> int:
         dialect=args.dialect,
         suite=args.suite,
         suite_seed=args.suite_seed,
+        max_generation_errors=args.max_generation_errors,
     )
     return run(config)

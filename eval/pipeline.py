@@ -34,11 +34,15 @@ from eval.prompts import Prompting, default_template, load_few_shot, load_templa
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
-from eval.scoring import summarize
+from eval.scoring import GenerationErrorBudget, Summary, summarize
 from eval.sqleval_prompts import database_glossary
 from runners import RunnerConfig, load_runner
 
 log = logging.getLogger(__name__)
+
+GENERATION_ERRORS_EXIT = 3
+"""The run completed, but more generations failed than --max-generation-errors allows: its
+accuracy measures an outage or a setting, not the model."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class RunConfig:
     prompt_file: str | None = None
     """A prompt template path or bundled name; None: the runner kind's default."""
     few_shot: Path | None = None
+    max_generation_errors: GenerationErrorBudget = field(default_factory=GenerationErrorBudget)
+    """Failed generations allowed before the run exits with GENERATION_ERRORS_EXIT."""
 
 
 def open_backend(config: RunConfig) -> Backend:
@@ -219,7 +225,22 @@ def run(config: RunConfig) -> int:
             "excluded from accuracy (see the gold_error column)",
             file=sys.stderr,
         )
-    return 0
+    return generation_verdict(summary, config.max_generation_errors)
+
+
+def generation_verdict(summary: Summary, budget: GenerationErrorBudget) -> int:
+    """0, or GENERATION_ERRORS_EXIT with one line on stderr when too many generations failed."""
+    failed, total = summary.generation_errors, summary.questions
+    if not budget.exceeded(failed, total):
+        return 0
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.generation_error_kinds.items()))
+    print(
+        f"error: {failed} of {total} generations failed ({kinds}), more than --max-generation-errors "
+        f"{budget}: the accuracy measures the failures, not the model; see generation_error, "
+        "fix the cause and rerun the same command to retry only those",
+        file=sys.stderr,
+    )
+    return GENERATION_ERRORS_EXIT
 
 
 def generation_identity(
@@ -247,7 +268,8 @@ def generation_identity(
 
 
 def _item_key(question: Question, prediction: Prediction) -> str:
-    digest = hashlib.sha256(f"{prediction.sql}\0{prediction.error}".encode()).hexdigest()[:16]
+    text = f"{prediction.sql}\0{prediction.error}\0{prediction.error_kind}\0{prediction.raw_text}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return f"{question.index}:{digest}"
 
 

@@ -86,6 +86,11 @@ class ResultRow:
     """With ``--suite``: correct on the base and on every variant database; else None."""
     truncated: bool = False
     """The model's output was cut off by the token budget mid-query: wrong, and not run."""
+    generation_error: str = ""
+    """Non-empty when no answer was generated (``server unreachable: ...``, ``context
+    overflow: ...``): an outage or a setting, not the model's answer. Scored wrong."""
+    raw_output: str = ""
+    """What the runner returned, before SQL was extracted from it."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,9 @@ class Prediction:
     raw_text: str = ""
     error: str | None = None
     """Generation failed (API error, model crash): nothing to execute."""
+    error_kind: str = ""
+    """What kind of failure ``error`` is (runners.base.ERROR_KINDS); '' reads as
+    "generation failed"."""
     latency_s: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -104,3 +112,11 @@ class Prediction:
     extracted: bool = False
     """``sql`` was extracted from model output (not given as is by oracle or file): an
     empty ``sql`` then means the output held no SQL."""
+
+    @property
+    def generation_error(self) -> str:
+        """``kind: reason`` when generation failed (the results' ``generation_error``), else ''."""
+        if self.error is None:
+            return ""
+        kind = self.error_kind or "generation failed"
+        return self.error if self.error.startswith(kind) else f"{kind}: {self.error}"

@@ -20,7 +20,15 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
+from runners.base import (
+    OUT_OF_MEMORY,
+    Generation,
+    GenerationRequest,
+    Runner,
+    RunnerConfig,
+    RunnerError,
+    first_line,
+)
 from runners.chat_prompt import encode_with_stops, uses_chat_template
 from runners.model_ref import check_model_ref, missing_module
 
@@ -90,7 +98,11 @@ class HFRunner(Runner):
             if len(batch) == 1:
                 yield (
                     batch[0],
-                    Generation(text="", error=f"out of memory on {self.device}: {first_line(exc)}"),
+                    Generation(
+                        text="",
+                        error=f"out of memory on {self.device}: {first_line(exc)}",
+                        error_kind=OUT_OF_MEMORY,
+                    ),
                 )
                 return
             half = len(batch) // 2

@@ -135,9 +135,10 @@ def test_few_shot_examples_reach_the_prompt(counting, cache_dir, tmp_path, capsy
 def test_failed_generations_are_retried_on_rerun(counting, cache_dir, tmp_path):
     out = tmp_path / "failing.csv"
     counting.failing = {"0", "3"}
-    assert main(["-r", "counting", *sample_args(cache_dir, out)]) == 0
+    assert main(["-r", "counting", *sample_args(cache_dir, out)]) == 3  # generations failed
     first = summary_of(out)
     assert first["accuracy"] == pytest.approx((QUESTIONS - 2) / QUESTIONS)
+    assert first["generation_errors"] == 2
 
     counting.failing = set()
     assert main(["-r", "counting", *sample_args(cache_dir, out)]) == 0

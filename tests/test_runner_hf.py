@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT, SAMPLE, run_cli, sample_args
 from eval.evaluate import NO_SQL_MESSAGE
-from runners.base import GenerationRequest, RunnerConfig, RunnerError
+from runners.base import OUT_OF_MEMORY, GenerationRequest, RunnerConfig, RunnerError
 from runners.chat_prompt import CLOSING_FENCE
 
 torch = pytest.importorskip("torch")
@@ -246,6 +246,7 @@ def test_out_of_memory_splits_the_batch_then_reports_per_item(tiny_model):
     assert all(
         g.error and g.error.startswith("out of memory on cpu: CUDA out of memory") for g in results.values()
     )
+    assert {g.error_kind for g in results.values()} == {OUT_OF_MEMORY}
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):

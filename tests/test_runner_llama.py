@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -214,10 +216,25 @@ def test_cli_end_to_end(cache_dir, base_gguf, tmp_path):
         assert float(row["latency_seconds"]) > 0
 
 
-def test_cli_prompts_over_the_context_are_recorded_not_fatal(cache_dir, base_gguf, tmp_path):
+def test_cli_prompts_over_the_context_are_generation_errors_and_exit_3(cache_dir, base_gguf, tmp_path):
     out = tmp_path / "small.csv"
     proc = run_cli("-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "512", *sample_args(cache_dir, out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: 12 of 12 generations failed (12 context overflow), more than --max-generation-errors 0:"
+        )
+    )
     for row in cli_rows(out, SAMPLE / "questions.csv"):
         assert row["correct"] == "0"
-        assert "exceed context window of 512" in row["error_msg"]
+        assert re.fullmatch(
+            r"context overflow: llama\.cpp: Requested tokens \(\d+\) exceed context window of 512",
+            row["generation_error"],
+        ), row["generation_error"]
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert (summary["accuracy"], summary["n"], summary["generation_error_rate"]) == (0.0, 12, 1.0)
+    assert summary["generation_error_kinds"] == {"context overflow": 12}
+    # told on stdout too, under the table
+    assert "note: 12 of 12 generation(s) failed (12 context overflow)" in proc.stdout

@@ -6,7 +6,8 @@ pandas writes them: 1.00/0.00 from float columns, True/False from booleans, coun
 31.00 when a blank made the column float). Its 10 rows, by hand:
 
 - right: rows 1, 3, 5, 6, 8, 10 (6 of 10); its SQL equals the gold in rows 1, 3, 5, 8;
-- row 2: generation failed (error_query_gen 1, no SQL, no latency or tokens);
+- row 2: generation failed (error_query_gen 1, no SQL, no latency or tokens): read as a
+  generation error, so compare refuses to gate this file as it is;
 - row 7: failed to run (error_db_exec 1); row 9: timed out (timeout True);
 - categories are sql-eval's own: date_functions, group_by, instruct, order_by, table_join
   (date_functions and table_join read as our date and join).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from reports_files import write_run
@@ -86,6 +88,7 @@ def test_leaderboard_on_a_sql_eval_results_file(tmp_path):
     assert float(row["error_rate"]) == pytest.approx(0.1)  # the generation failure is not one
     assert float(row["timeout_rate"]) == pytest.approx(0.1)
     assert float(row["truncated_rate"]) == 0.0
+    assert float(row["generation_error_rate"]) == pytest.approx(0.1)  # its error_query_gen row
     assert float(row["latency_mean_s"]) == pytest.approx(sum(LATENCIES) / 9, abs=1e-6)
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == ("", "", str(sum(TOKENS)))
     assert row["suite_accuracy"] == ""
@@ -131,9 +134,28 @@ def candidate_rows() -> list[dict[str, str]]:
     return rows
 
 
+def answered_baseline(tmp_path) -> Path:
+    """The fixture with its failed generation (row 2) answered, wrongly: a run compare gates."""
+    rows = fixture_rows()
+    rows[1].update(error_query_gen="0", error_msg="", generated_query="SELECT 1")
+    return write_run(tmp_path / "sql_eval.csv", rows, columns=list(rows[0]))
+
+
+def test_compare_refuses_a_sql_eval_run_whose_generation_failed(tmp_path):
+    ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf", "model": "tiny"})
+    for args in ((SQL_EVAL_RESULTS, ours), (ours, SQL_EVAL_RESULTS)):
+        proc = run_cli("compare", *args)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.strip().splitlines() == [
+            f"error: runs cannot be compared: {SQL_EVAL_RESULTS} has 1 failed generation(s) (first: "
+            "school: 'Rank the students by number of courses taken.': GENERATION ERROR: Request timed out); "
+            "fix the cause and rerun it (only the failed ones are generated again)"
+        ]
+
+
 def test_compare_gates_a_run_against_a_sql_eval_baseline(tmp_path):
     ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf", "model": "tiny"})
-    proc = run_cli("compare", SQL_EVAL_RESULTS, ours, "--json")
+    proc = run_cli("compare", answered_baseline(tmp_path), ours, "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["n"] == 10 and report["excluded_gold_errors"] == 0
@@ -153,7 +175,7 @@ def test_compare_gates_a_run_against_a_sql_eval_baseline(tmp_path):
 
 def test_compare_fails_a_sql_eval_candidate_that_regressed(tmp_path):
     ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf"})
-    proc = run_cli("compare", ours, SQL_EVAL_RESULTS)
+    proc = run_cli("compare", ours, answered_baseline(tmp_path))
     assert proc.returncode == 1, proc.stderr
     assert "overall: 70.0% -> 60.0% (-10.0 pts)" in proc.stdout
     assert "regression:" in proc.stderr
