@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.comparator import CompareOptions
 from eval.db.base import ExecLimits
@@ -22,12 +22,16 @@ from eval.errors import HarnessError
 from eval.scoring import GenerationErrorBudget
 from runners import RunnerConfig, RunnerError, runner_names
 
+if TYPE_CHECKING:
+    from eval.pipeline import RunConfig
+
 # name -> "module:function"; the function takes argv and returns the exit code.
 SUBCOMMANDS: dict[str, str] = {
     "validate": "eval.validate:validate_main",
     "leaderboard": "eval.reports.leaderboard:leaderboard_main",
     "report": "eval.reports.html:report_main",
     "compare": "eval.reports.gate:compare_main",
+    "prompt": "eval.cli:prompt_main",
 }
 
 DEFAULT_QUESTIONS = Path("data/questions_gen.csv")
@@ -155,10 +159,11 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "main.py", description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="main.py",
-        description="Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
+        prog=prog,
+        description=description
+        or "Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (python main.py SUBCOMMAND -h).",
     )
     parser.add_argument(
@@ -204,6 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="test-suite accuracy: also check correct answers on K variant databases (K default 3)",
     )
     parser.add_argument("--suite-seed", type=int, default=0, help="seed of the variant databases")
+    parser.add_argument(
+        "--log-samples",
+        type=Path,
+        default=None,
+        metavar="FILE.jsonl",
+        help="also write one JSON line per question: prompt, raw output, extracted SQL, verdict, mismatch",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing results file even when it holds another question set",
+    )
     parser.add_argument(
         "--max-generation-errors",
         type=generation_error_budget,
@@ -351,11 +368,29 @@ def exec_limits(args: argparse.Namespace) -> ExecLimits:
 
 
 def run_main(argv: list[str]) -> int:
-    from eval.pipeline import RunConfig, run  # imported late: `-h` stays fast
+    from eval.pipeline import run  # imported late: `-h` stays fast
 
-    args = build_parser().parse_args(argv)
+    return run(run_config(build_parser().parse_args(argv)))
+
+
+def prompt_main(argv: list[str]) -> int:
+    """``python main.py prompt [run options]``: print the prompts a run would send."""
+    from eval.pipeline import show_prompts
+
+    parser = build_parser(
+        "main.py prompt",
+        "Print the rendered prompts a run with these options would send (-n N for the first N), "
+        "without loading or running a model.",
+    )
+    return show_prompts(run_config(parser.parse_args(argv)))
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The pipeline's RunConfig from the parsed flags."""
+    from eval.pipeline import RunConfig
+
     source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
-    config = RunConfig(
+    return RunConfig(
         questions=args.questions,
         schemas=args.schemas,
         output=args.output or default_output(source, args.runner, args.model),
@@ -376,5 +411,6 @@ def run_main(argv: list[str]) -> int:
         suite=args.suite,
         suite_seed=args.suite_seed,
         max_generation_errors=args.max_generation_errors,
+        log_samples=args.log_samples,
+        overwrite=args.overwrite,
     )
-    return run(config)

@@ -164,4 +164,6 @@ def _prediction(generation: Generation, prefill: str, *, extract_from: bool) -> 
         # closing fence, prose after it) only cut the chatter: the answer is judged.
         truncated=generation.truncated and not found.complete,
         extracted=extract_from,
+        beams=generation.beams,
+        finish_reason=generation.finish_reason,
     )

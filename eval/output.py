@@ -14,10 +14,13 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eval.records import Question, ResultRow
+from eval.records import Prediction, Question, ResultRow
 from eval.scoring import Summary
+
+if TYPE_CHECKING:
+    from eval.generate import Prepared
 
 OUTPUT_COLUMNS = (
     "generated_query",
@@ -197,3 +200,41 @@ def row_from_record(question: Question, record: Mapping[str, Any]) -> ResultRow:
         generation_error=record.get("generation_error", ""),
         raw_output=record.get("raw_output", ""),
     )
+
+
+def sample_record(prepared: Prepared, prediction: Prediction, row: ResultRow) -> dict[str, Any]:
+    """One question of ``--log-samples``: what the model was asked, what it said, the verdict."""
+    question = row.question
+    return {
+        "index": question.index,
+        "db_name": question.db_name,
+        "question": question.question,
+        "query_category": question.fields.get("query_category", question.category),
+        "gold_query": question.query,
+        "prompt": prepared.request.prompt,
+        "messages": [dict(m) for m in prepared.request.messages],
+        "prefill": prepared.prefill,
+        "raw_output": prediction.raw_text,
+        "beams": list(prediction.beams),
+        "finish_reason": prediction.finish_reason,
+        "generated_query": row.generated_query,
+        "generation_error": row.generation_error,
+        "correct": int(row.correct),
+        "exact_match": int(row.exact_match),
+        "error_db_exec": int(row.error_db_exec),
+        "timeout": int(row.timeout),
+        "truncated": int(row.truncated),
+        "error_msg": row.error_msg,
+        "mismatch": row.mismatch,
+        "gold_error": row.gold_error,
+        "latency_seconds": round(row.latency_seconds, 4),
+        "prompt_tokens": prediction.prompt_tokens,
+        "completion_tokens": prediction.completion_tokens,
+        **({} if row.suite_correct is None else {"suite_correct": int(row.suite_correct)}),
+    }
+
+
+def write_samples(path: Path, samples: Sequence[tuple[Prepared, Prediction, ResultRow]]) -> None:
+    """``--log-samples``: one JSON object per line, in question order (written atomically)."""
+    lines = [json.dumps(sample_record(*sample), ensure_ascii=False, default=str) for sample in samples]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))

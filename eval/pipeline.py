@@ -7,7 +7,7 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,15 +28,16 @@ from eval.output import (
     row_from_record,
     summary_dict,
     write_results_csv,
+    write_samples,
     write_summary_json,
 )
-from eval.prompts import Prompting, default_template, load_few_shot, load_template
+from eval.prompts import Prompting, Rendered, Template, default_template, load_few_shot, load_template
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
 from eval.scoring import GenerationErrorBudget, Summary, summarize
 from eval.sqleval_prompts import database_glossary
-from runners import RunnerConfig, load_runner
+from runners import Runner, RunnerConfig, load_runner
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ class RunConfig:
     few_shot: Path | None = None
     max_generation_errors: GenerationErrorBudget = field(default_factory=GenerationErrorBudget)
     """Failed generations allowed before the run exits with GENERATION_ERRORS_EXIT."""
+    log_samples: Path | None = None
+    """Where to write one JSON line per question (prompt, raw output, SQL, verdict); None: not."""
+    overwrite: bool = False
+    """Replace an existing results file even when it holds another question set."""
 
 
 def open_backend(config: RunConfig) -> Backend:
@@ -117,16 +122,7 @@ def run(config: RunConfig) -> int:
             config.runner_config.num_beams,
             config.runner,
         )
-    # Read before the databases start, so that a bad template or examples file fails fast.
-    examples = load_few_shot(config.few_shot) if config.few_shot else ""
-    template = (
-        None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
-    )
-    if template is not None:  # a value the template would drop is refused before setup, not mid-run
-        if any(q.instructions.strip() for q in questions):
-            template.require("instructions")
-        if config.few_shot:
-            template.require("few_shot")
+    setup = prompt_setup(config, runner_cls, questions)
     sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
@@ -134,15 +130,7 @@ def run(config: RunConfig) -> int:
 
         t0 = time.perf_counter()
         plans = {q.index: plan_gold(q) for q in questions}
-        prompting = None
-        if template is not None:
-            prompting = Prompting.create(
-                template,
-                few_shot=examples,
-                dialect=backend.dialect,
-                metadata=backend.table_metadata,
-                glossary=lambda db_name: database_glossary(config.schemas / db_name),
-            )
+        prompting = setup.prompting(config, backend)
         requests = build_requests(
             questions,
             gold_of=lambda q: oracle_sql(backend, plans[q.index], q.db_name),
@@ -215,6 +203,8 @@ def run(config: RunConfig) -> int:
         **suite_meta,
     }
     write_results_csv(config.output, rows)
+    if config.log_samples:
+        write_samples(config.log_samples, list(zip(requests, predictions, rows)))
     write_summary_json(config.output.with_suffix(".json"), summary_dict(summary, meta))
     journal.discard()
     print(format_table(summary))
@@ -241,6 +231,80 @@ def generation_verdict(summary: Summary, budget: GenerationErrorBudget) -> int:
         file=sys.stderr,
     )
     return GENERATION_ERRORS_EXIT
+
+
+@dataclass(frozen=True)
+class PromptSetup:
+    """The template and examples a run renders its prompts with (None: a runner without one)."""
+
+    template: Template | None
+    examples: list[dict[str, str]] | str = ""
+
+    def prompting(self, config: RunConfig, backend: Backend) -> Prompting | None:
+        """How questions become prompts, once the databases (their descriptions) are up."""
+        if self.template is None:
+            return None
+        return Prompting.create(
+            self.template,
+            few_shot=self.examples,
+            dialect=backend.dialect,
+            metadata=backend.table_metadata,
+            glossary=lambda db_name: database_glossary(config.schemas / db_name),
+        )
+
+
+def prompt_setup(config: RunConfig, runner_cls: type[Runner], questions: Sequence[Question]) -> PromptSetup:
+    """Read the template and examples before the databases start, so that a bad file fails fast."""
+    examples = load_few_shot(config.few_shot) if config.few_shot else ""
+    if runner_cls.raw_sql:
+        return PromptSetup(None, examples)
+    template = load_template(config.prompt_file or default_template(runner_cls))
+    # A value the template would drop is refused before setup, not mid-run.
+    if any(q.instructions.strip() for q in questions):
+        template.require("instructions")
+    if config.few_shot:
+        template.require("few_shot")
+    return PromptSetup(template, examples)
+
+
+def show_prompts(config: RunConfig) -> int:
+    """``python main.py prompt``: print the rendered prompts a run would send; no model runs.
+
+    The databases are started (the prompts hold their descriptions), the runner is not:
+    its class says only whether it sends chat messages, and which template is its default.
+    """
+    questions = load_items(config)
+    runner_cls = load_runner(config.runner)
+    if runner_cls.raw_sql:
+        raise BadInput(f"runner {config.runner!r} sends no prompt; choose a model runner with -r")
+    setup = prompt_setup(config, runner_cls, questions)
+    sources = discover(config.schemas, [q.db_name for q in questions])
+    with open_backend(config) as backend:
+        backend.prepare(sources)
+        prompting = setup.prompting(config, backend)
+        assert prompting is not None
+        for question in questions:
+            print(format_prompt(question, prompting.render(question), chat=runner_cls.chat))
+    if not runner_cls.chat:
+        print(
+            f"note: shown as the one text {config.runner} sends a model without a chat template; "
+            "a model with one gets these sections as chat messages in its own template",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def format_prompt(question: Question, rendered: Rendered, *, chat: bool) -> str:
+    """One question's prompt: chat messages by role for chat runners, else the one text."""
+    head = f"===== {question.row_label}: {question.question}"
+    if not chat:
+        return f"{head}\n{rendered.prompt}\n"
+    parts = [head]
+    for n, message in enumerate(rendered.messages, start=1):
+        prefill = rendered.prefill and n == len(rendered.messages) and message["role"] == "assistant"
+        role = f"{message['role']} (prefill: the answer continues it)" if prefill else message["role"]
+        parts.append(f"----- {role}\n{message['content']}")
+    return "\n".join(parts) + "\n"
 
 
 def generation_identity(

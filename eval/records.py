@@ -112,6 +112,10 @@ class Prediction:
     extracted: bool = False
     """``sql`` was extracted from model output (not given as is by oracle or file): an
     empty ``sql`` then means the output held no SQL."""
+    beams: tuple[str, ...] = ()
+    """Every beam's raw text, best first, where the runner keeps them."""
+    finish_reason: str | None = None
+    """Why generation ended, as the runner says (``stop``, ``length``), else None."""
 
     @property
     def generation_error(self) -> str:

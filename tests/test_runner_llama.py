@@ -238,3 +238,22 @@ def test_cli_prompts_over_the_context_are_generation_errors_and_exit_3(cache_dir
     assert summary["generation_error_kinds"] == {"context overflow": 12}
     # told on stdout too, under the table
     assert "note: 12 of 12 generation(s) failed (12 context overflow)" in proc.stdout
+
+
+def test_cli_prompt_prints_what_the_run_sent_and_samples_record_it(cache_dir, base_gguf, tmp_path):
+    out, samples = tmp_path / "llama.csv", tmp_path / "samples.jsonl"
+    common = ["-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "2048", "--max-new-tokens", "8", "-n", "2"]
+    proc = run_cli(*common, "--log-samples", samples, *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = [json.loads(line) for line in samples.read_text().splitlines()]
+    rows = cli_rows(out, SAMPLE / "questions.csv", limit=2)
+    assert [s["raw_output"] for s in sent] == [r["raw_output"] for r in rows]
+    assert all(s["raw_output"] and s["finish_reason"] in ("stop", "length") for s in sent)
+
+    shown = run_cli("prompt", *common, *sample_args(cache_dir, tmp_path / "unused.csv"))
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert not (tmp_path / "unused.csv").exists()
+    # a base GGUF gets the one joined text: printed as the run sent it, prefill included
+    for sample in sent:
+        assert sample["prompt"].endswith("```sql\nSELECT") and f"\n{sample['prompt']}\n" in shown.stdout
+    assert "note: shown as the one text llama-cpp sends a model without a chat template" in shown.stderr
