@@ -8,7 +8,9 @@ generations failed than ``--max-generation-errors`` allows, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import json
 import logging
 import os
 import sys
@@ -356,11 +358,41 @@ def runner_config(args: argparse.Namespace) -> RunnerConfig:
     )
 
 
-def default_output(questions: Path, runner: str, model: str) -> Path:
-    parts = [questions.stem, runner]
-    if model:
-        parts.append(Path(model.rstrip("/")).name.replace(":", "_"))
+# The flags that change what a model generates: runs that differ in one get other default names.
+GENERATION_FLAGS = (
+    "prompt_file",
+    "few_shot",
+    "num_beams",
+    "max_new_tokens",
+    "temperature",
+    "adapter",
+    "dtype",
+    "quantization",
+)
+
+
+def default_output(args: argparse.Namespace) -> Path:
+    """``results/<questions>_<runner>[_<model>][_n<N>][_<settings>].csv``.
+
+    What tells runs apart is in the name, so that no run replaces another's results: ``-n``,
+    and for model runners 8 hex digits of a hash of :data:`GENERATION_FLAGS`' values.
+    """
+    source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
+    parts = [source.stem, args.runner]
+    if args.model:
+        parts.append(Path(args.model.rstrip("/")).name.replace(":", "_"))
+    if args.num_questions:
+        parts.append(f"n{args.num_questions}")
+    if args.runner not in ("oracle", "file"):
+        parts.append(generation_settings_hash(args))
     return Path("results") / ("_".join(parts) + ".csv")
+
+
+def generation_settings_hash(args: argparse.Namespace) -> str:
+    """8 hex digits over the values of the flags that change generations."""
+    values = {name: getattr(args, name) for name in GENERATION_FLAGS}
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def exec_limits(args: argparse.Namespace) -> ExecLimits:
@@ -389,11 +421,10 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     """The pipeline's RunConfig from the parsed flags."""
     from eval.pipeline import RunConfig
 
-    source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
     return RunConfig(
         questions=args.questions,
         schemas=args.schemas,
-        output=args.output or default_output(source, args.runner, args.model),
+        output=args.output or default_output(args),
         runner=args.runner,
         runner_config=runner_config(args),
         prompt_file=args.prompt_file,

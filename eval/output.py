@@ -12,10 +12,13 @@ import io
 import json
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eval.errors import BadInput
+from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.scoring import Summary
 
@@ -238,3 +241,30 @@ def write_samples(path: Path, samples: Sequence[tuple[Prepared, Prediction, Resu
     """``--log-samples``: one JSON object per line, in question order (written atomically)."""
     lines = [json.dumps(sample_record(*sample), ensure_ascii=False, default=str) for sample in samples]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def check_replaceable(path: Path, questions: Sequence[Question], *, overwrite: bool) -> None:
+    """Raise BadInput when ``path`` holds results over another question set (unless ``overwrite``).
+
+    Rerunning the same questions replaces the file (a resumed or repeated run); a run over
+    other questions (``-n 3`` where ten were run, another benchmark) would lose those
+    results silently. Nothing is touched before this check.
+    """
+    if overwrite or not path.exists():
+        return
+    try:
+        held = load_questions(path, required=("question", "query", "db_name"))
+    except BadInput:
+        raise BadInput(
+            f"{path} exists and is not a results file of this harness; nothing was changed: "
+            "choose another -o, or pass --overwrite to replace it"
+        ) from None
+    if _question_set(held) != _question_set(questions):
+        raise BadInput(
+            f"{path} holds results over another question set ({len(held)} rows; this run: "
+            f"{len(questions)}); nothing was changed: choose another -o, or pass --overwrite to replace it"
+        )
+
+
+def _question_set(questions: Sequence[Question]) -> Counter[tuple[str, str, str]]:
+    return Counter((q.db_name, q.question, q.query) for q in questions)

@@ -23,6 +23,7 @@ from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
 from eval.journal import Journal, fingerprint
 from eval.output import (
+    check_replaceable,
     format_table,
     result_record,
     row_from_record,
@@ -123,6 +124,8 @@ def run(config: RunConfig) -> int:
             config.runner,
         )
     setup = prompt_setup(config, runner_cls, questions)
+    # After the inputs are checked, before anything is written or set aside.
+    check_replaceable(config.output, questions, overwrite=config.overwrite)
     sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
