@@ -37,6 +37,7 @@ from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
 from eval.scoring import GenerationErrorBudget, Summary, summarize
+from eval.settings import run_settings
 from eval.sqleval_prompts import database_glossary
 from runners import Runner, RunnerConfig, load_runner
 
@@ -129,6 +130,7 @@ def run(config: RunConfig) -> int:
     sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
+        engine = backend.engine_version()
         setup_s = time.perf_counter() - started
 
         t0 = time.perf_counter()
@@ -141,6 +143,7 @@ def run(config: RunConfig) -> int:
         )
         with runner_cls(config.runner_config) as runner:
             described = dict(runner.describe())
+            resolved = runner.settings()
             journal = Journal(
                 config.output.with_name(config.output.name + ".generations.jsonl"),
                 fingerprint(generation_identity(config, described, prompting, source_file)),
@@ -203,6 +206,7 @@ def run(config: RunConfig) -> int:
             "gold_cache_hits": evaluator.stats.gold_cache_hits,
         },
         "dialect": config.dialect,
+        **run_settings(config.runner_config, resolved, prompting, config.few_shot, engine),
         **suite_meta,
     }
     write_results_csv(config.output, rows)

@@ -177,6 +177,11 @@ class Runner(abc.ABC):
         """What identifies this runner's output, for resume fingerprints and reports."""
         return {"runner": self.name, "model": self.config.model}
 
+    def settings(self) -> Mapping[str, object]:
+        """What the runner resolved, for the summary: :meth:`describe` plus choices that do not
+        identify its output (the device, say). Not part of the resume fingerprint."""
+        return self.describe()
+
     def close(self) -> None:
         """Release models, servers, threads. Called once, also after errors."""
 

@@ -16,6 +16,7 @@ an adapter (``-a``) needs peft (``pip install '.[peft]'``).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -58,6 +59,8 @@ class HFRunner(Runner):
             self.model = _with_adapter(self.model, config.adapter)
         self.model.to(self.device)
         self.model.eval()
+        # The one line that says where it runs: "best found" and "auto" are decisions.
+        print(f"hf: {config.model} on {self.device} as {self._dtype_name}", file=sys.stderr)
 
     @classmethod
     def preflight(cls, config: RunnerConfig) -> None:
@@ -71,9 +74,16 @@ class HFRunner(Runner):
             "runner": self.name,
             "model": self.config.model,
             "adapter": self.config.adapter,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": self._dtype_name,
             "chat_template": uses_chat_template(self.tokenizer),
         }
+
+    def settings(self) -> dict[str, object]:
+        return {**self.describe(), "device": self.device, "batch_size": self.config.batch_size}
+
+    @property
+    def _dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         encoded = [encode_with_stops(self.tokenizer, r) for r in requests]

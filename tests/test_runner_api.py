@@ -6,6 +6,7 @@ to inject failures and count requests in flight.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import subprocess
@@ -388,12 +389,40 @@ def test_cli_api_runner_without_url_is_one_line_and_exit_2(cache_dir, tmp_path):
     assert line.startswith("error: runner 'api' needs the server's address: --api-url")
 
 
-def server_down_run(cache_dir, tmp_path, *extra: str):
+def server_down_run(cache_dir, tmp_path, *extra: str, url: str | None = None):
     """A run of the first 3 sample questions against a port where nothing listens."""
     out = tmp_path / "down.csv"
-    url = f"http://127.0.0.1:{free_port()}/v1"
+    url = url or f"http://127.0.0.1:{free_port()}/v1"
     args = ["-r", "api", "--api-url", url, "-m", "tiny", "-n", "3", "--max-retries", "1", *extra]
-    return run_cli(*args, *sample_args(cache_dir, out)), out
+    return run_cli(*args, *sample_args(cache_dir, out), env={"OPENAI_API_KEY": "sk-from-env"}), out
+
+
+def test_cli_summary_holds_every_setting_and_no_secret(cache_dir, tmp_path):
+    port = free_port()
+    url = f"http://me:sk-in-url@127.0.0.1:{port}/v1?api-key=sk-in-query"
+    proc, out = server_down_run(
+        cache_dir, tmp_path, "--temperature", "0.5", "--max-new-tokens", "33", url=url
+    )
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    text = out.with_suffix(".json").read_text()
+    assert "sk-" not in text  # neither the URL's secrets nor the environment's key
+    summary = json.loads(text)
+    options = summary["runner_options"]
+    assert options["api_url"] == f"http://127.0.0.1:{port}/v1"
+    assert (options["temperature"], options["max_new_tokens"], options["max_retries"]) == (0.5, 33, 1)
+    assert (options["api_concurrency"], options["request_timeout"], options["model"]) == (8, 120.0, "tiny")
+    assert summary["runner_resolved"] == {
+        "runner": "api",
+        "model": "tiny",
+        "temperature": 0.5,
+        "max_new_tokens": 33,
+    }
+    chat_text = (ROOT / "eval" / "prompts" / "chat.txt").read_text()
+    assert summary["prompt"]["template"] == "chat"
+    assert summary["prompt"]["template_sha256"] == hashlib.sha256(chat_text.encode()).hexdigest()
+    import openai
+
+    assert summary["versions"]["openai"] == openai.__version__ and "torch" not in summary["versions"]
 
 
 def test_cli_server_down_is_a_generation_error_and_exit_3(cache_dir, tmp_path):

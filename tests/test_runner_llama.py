@@ -236,6 +236,9 @@ def test_cli_prompts_over_the_context_are_generation_errors_and_exit_3(cache_dir
     summary = json.loads(out.with_suffix(".json").read_text())
     assert (summary["accuracy"], summary["n"], summary["generation_error_rate"]) == (0.0, 12, 1.0)
     assert summary["generation_error_kinds"] == {"context overflow": 12}
+    assert summary["runner_options"]["n_ctx"] == 512 and summary["runner_resolved"]["n_ctx"] == 512
+    assert summary["runner_resolved"]["style"] == "completion"
+    assert summary["versions"]["llama_cpp"] == llama_cpp.__version__
     # told on stdout too, under the table
     assert "note: 12 of 12 generation(s) failed (12 context overflow)" in proc.stdout
 

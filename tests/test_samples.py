@@ -9,13 +9,14 @@ run really sends. The llama-cpp runner on a tiny GGUF checks the same through th
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, sample_args
+from conftest import ROOT, run_cli, sample_args
 from eval.cli import main
 from runners import REGISTRY
 from runners.base import Generation, GenerationRequest, Runner
@@ -119,3 +120,18 @@ def test_raw_output_of_the_oracle_is_its_sql(cache_dir, tmp_path):
     assert main(["-n", "2", *sample_args(cache_dir, out)]) == 0
     for row in read_csv(out):
         assert row["raw_output"] == row["generated_query"] != ""
+
+
+def test_summary_names_the_template_and_examples_by_hash(echo, cache_dir, tmp_path):
+    shots = tmp_path / "shots.csv"
+    shots.write_text("question,query\nHow many products are there?,SELECT COUNT(*) FROM products\n")
+    out = tmp_path / "shots.csv.out.csv"
+    assert main(["-r", "echo", "-n", "2", "--few-shot", str(shots), *sample_args(cache_dir, out)]) == 0
+    prompt = json.loads(out.with_suffix(".json").read_text())["prompt"]
+    assert prompt["few_shot_file"] == str(shots)
+    assert prompt["few_shot_sha256"] == hashlib.sha256(shots.read_bytes()).hexdigest()
+    chat = (ROOT / "eval" / "prompts" / "chat.txt").read_text()
+    assert (prompt["template"], prompt["template_sha256"]) == (
+        "chat",
+        hashlib.sha256(chat.encode()).hexdigest(),
+    )
