@@ -93,6 +93,8 @@ def test_leaderboard_on_a_sql_eval_results_file(tmp_path):
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == ("", "", str(sum(TOKENS)))
     assert row["suite_accuracy"] == ""
     assert "60.0% [31.3%, 83.2%]" in proc.stdout
+    assert proc.stdout.splitlines()[1].rstrip().endswith("40.0%    10.0%")  # sql=, gen.fail
+    assert f"warning: {SQL_EVAL_RESULTS}: 1 of 10 generations failed (generation_error)" in proc.stderr
 
 
 def test_report_on_a_sql_eval_results_file(tmp_path):
