@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,21 @@ def test_sql_eval_category_names_are_accepted_and_mapped(cache_dir, tmp_path):
         "total",
     ]
     assert proc.stdout.splitlines()[1].split() == ["shop", "1", "2", "1", "1", "1", "1", "7"]
+
+
+def test_a_run_reports_sql_eval_categories_under_ours(cache_dir, tmp_path):
+    questions = tmp_path / "q.csv"
+    lines = ["question,query,db_name,query_category"]
+    lines += [f"Q{i}?,SELECT COUNT(*) FROM products,shop,{c}" for i, c in enumerate(SQL_EVAL_CATEGORIES)]
+    questions.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run.csv"
+    args = ["-q", questions, "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir, "-o", out]
+    proc = run_cli(*args, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["by_category"] == {
+        c: {"accuracy": 1.0, "n": 1}
+        for c in ("basic_left_join", "date", "instruct", "instructions_cte_join", "join", "keywords_ratio")
+    }
+    with out.open(newline="") as handle:  # the file keeps the category as written
+        assert [r["query_category"] for r in csv.DictReader(handle)] == list(SQL_EVAL_CATEGORIES)
