@@ -1,24 +1,31 @@
 """Command line: ``python main.py [options]`` runs an evaluation; subcommands do the rest.
 
 Exit codes: 0 the run completed (or the gate passed), 1 a gate failed, 2 bad input or a
-harness error (one line on stderr, never a traceback), 130 interrupted.
+harness error (one line on stderr, never a traceback), 3 the run completed but more
+generations failed than ``--max-generation-errors`` allows, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.comparator import CompareOptions
 from eval.db.base import ExecLimits
 from eval.errors import HarnessError
+from eval.scoring import GenerationErrorBudget
 from runners import RunnerConfig, RunnerError, runner_names
+
+if TYPE_CHECKING:
+    from eval.pipeline import RunConfig
 
 # name -> "module:function"; the function takes argv and returns the exit code.
 SUBCOMMANDS: dict[str, str] = {
@@ -26,6 +33,7 @@ SUBCOMMANDS: dict[str, str] = {
     "leaderboard": "eval.reports.leaderboard:leaderboard_main",
     "report": "eval.reports.html:report_main",
     "compare": "eval.reports.gate:compare_main",
+    "prompt": "eval.cli:prompt_main",
 }
 
 DEFAULT_QUESTIONS = Path("data/questions_gen.csv")
@@ -170,10 +178,11 @@ def gold_dialect(text: str) -> str:
     return name
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "main.py", description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="main.py",
-        description="Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
+        prog=prog,
+        description=description
+        or "Execution-based evaluation of text-to-SQL models on sandboxed PostgreSQL. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (python main.py SUBCOMMAND -h).",
     )
     parser.add_argument(
@@ -219,9 +228,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="test-suite accuracy: also check correct answers on K variant databases (K default 3)",
     )
     parser.add_argument("--suite-seed", type=int, default=0, help="seed of the variant databases")
+    parser.add_argument(
+        "--log-samples",
+        type=Path,
+        default=None,
+        metavar="FILE.jsonl",
+        help="also write one JSON line per question: prompt, raw output, extracted SQL, verdict, mismatch",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing results file even when it holds another question set",
+    )
+    parser.add_argument(
+        "--max-generation-errors",
+        type=generation_error_budget,
+        default=GenerationErrorBudget(),
+        metavar="N|F",
+        help="failed generations allowed before the run exits 3: a count (default 0: any failure), "
+        "or a fraction of the questions with a decimal point (0.05)",
+    )
     add_database_options(parser)
     add_model_options(parser)
     return parser
+
+
+def generation_error_budget(text: str) -> GenerationErrorBudget:
+    try:
+        return GenerationErrorBudget.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a count (3) or a fraction with a decimal point (0.05): {exc}"
+        ) from None
 
 
 def fraction(text: str) -> float:
@@ -337,11 +375,41 @@ def runner_config(args: argparse.Namespace) -> RunnerConfig:
     )
 
 
-def default_output(questions: Path, runner: str, model: str) -> Path:
-    parts = [questions.stem, runner]
-    if model:
-        parts.append(Path(model.rstrip("/")).name.replace(":", "_"))
+# The flags that change what a model generates: runs that differ in one get other default names.
+GENERATION_FLAGS = (
+    "prompt_file",
+    "few_shot",
+    "num_beams",
+    "max_new_tokens",
+    "temperature",
+    "adapter",
+    "dtype",
+    "quantization",
+)
+
+
+def default_output(args: argparse.Namespace) -> Path:
+    """``results/<questions>_<runner>[_<model>][_n<N>][_<settings>].csv``.
+
+    What tells runs apart is in the name, so that no run replaces another's results: ``-n``,
+    and for model runners 8 hex digits of a hash of :data:`GENERATION_FLAGS`' values.
+    """
+    source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
+    parts = [source.stem, args.runner]
+    if args.model:
+        parts.append(Path(args.model.rstrip("/")).name.replace(":", "_"))
+    if args.num_questions:
+        parts.append(f"n{args.num_questions}")
+    if args.runner not in ("oracle", "file"):
+        parts.append(generation_settings_hash(args))
     return Path("results") / ("_".join(parts) + ".csv")
+
+
+def generation_settings_hash(args: argparse.Namespace) -> str:
+    """8 hex digits over the values of the flags that change generations."""
+    values = {name: getattr(args, name) for name in GENERATION_FLAGS}
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def exec_limits(args: argparse.Namespace) -> ExecLimits:
@@ -349,14 +417,31 @@ def exec_limits(args: argparse.Namespace) -> ExecLimits:
 
 
 def run_main(argv: list[str]) -> int:
-    from eval.pipeline import RunConfig, run  # imported late: `-h` stays fast
+    from eval.pipeline import run  # imported late: `-h` stays fast
 
-    args = build_parser().parse_args(argv)
-    source = Path(args.predictions) if args.runner == "file" and args.predictions else args.questions
-    config = RunConfig(
+    return run(run_config(build_parser().parse_args(argv)))
+
+
+def prompt_main(argv: list[str]) -> int:
+    """``python main.py prompt [run options]``: print the prompts a run would send."""
+    from eval.pipeline import show_prompts
+
+    parser = build_parser(
+        "main.py prompt",
+        "Print the rendered prompts a run with these options would send (-n N for the first N), "
+        "without loading or running a model.",
+    )
+    return show_prompts(run_config(parser.parse_args(argv)))
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The pipeline's RunConfig from the parsed flags."""
+    from eval.pipeline import RunConfig
+
+    return RunConfig(
         questions=args.questions,
         schemas=args.schemas,
-        output=args.output or default_output(source, args.runner, args.model),
+        output=args.output or default_output(args),
         runner=args.runner,
         runner_config=runner_config(args),
         prompt_file=args.prompt_file,
@@ -374,5 +459,7 @@ def run_main(argv: list[str]) -> int:
         gold_dialect=args.gold_dialect,
         suite=args.suite,
         suite_seed=args.suite_seed,
+        max_generation_errors=args.max_generation_errors,
+        log_samples=args.log_samples,
+        overwrite=args.overwrite,
     )
-    return run(config)

@@ -42,6 +42,7 @@ _ORDER_WORDS = re.compile(
 
 TRUNCATED_MESSAGE = "the model's output was cut off by the token limit mid-query: raise --max-new-tokens"
 NO_SQL_MESSAGE = "no SQL in the model output"
+GENERATION_FAILED = "generation failed"
 
 
 def asks_for_order(question: Question) -> bool:
@@ -339,6 +340,7 @@ class Evaluator:
             error_msg="",
             latency_seconds=prediction.latency_s,
             gold_error=gold_error,
+            raw_output=prediction.raw_text,
             extra={
                 "prompt_tokens": prediction.prompt_tokens,
                 "completion_tokens": prediction.completion_tokens,
@@ -346,7 +348,11 @@ class Evaluator:
         )
         empty_gold = bool(golds) and all(not g.result.rows for g in golds)
         if prediction.error is not None:
-            return replace(row, error_msg=f"generation failed: {prediction.error}")
+            failure = prediction.generation_error  # "server unreachable: ...", "generation failed: ..."
+            error_msg = (
+                failure if failure.startswith(GENERATION_FAILED) else f"{GENERATION_FAILED}: {failure}"
+            )
+            return replace(row, error_msg=error_msg, generation_error=failure)
         if prediction.truncated:
             # Never run: a prefix of a query can parse and even score (a dropped filter).
             return replace(row, truncated=True, error_msg=TRUNCATED_MESSAGE)

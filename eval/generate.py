@@ -23,7 +23,7 @@ from eval.extract import Extraction, extract
 from eval.journal import Journal
 from eval.prompts import Rendered
 from eval.records import Prediction, Question
-from runners.base import Generation, GenerationRequest, Runner
+from runners.base import GENERATION_FAILED, Generation, GenerationRequest, Runner
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,9 @@ def generate(
         finally:
             if journal is not None:
                 journal.close()
-    missing = Generation(text="", error=f"runner {runner.name!r} returned no generation")
+    missing = Generation(
+        text="", error=f"runner {runner.name!r} returned no generation", error_kind=GENERATION_FAILED
+    )
     predictions = [
         _prediction(generations.get(i, missing), item.prefill, extract_from=not runner.raw_sql)
         for i, item in enumerate(items)
@@ -126,6 +128,7 @@ def generation_record(generation: Generation) -> dict[str, Any]:
     return {
         "text": generation.text,
         "error": generation.error,
+        "error_kind": generation.error_kind,
         "latency_s": round(generation.latency_s, 4),
         "prompt_tokens": generation.prompt_tokens,
         "completion_tokens": generation.completion_tokens,
@@ -138,6 +141,7 @@ def generation_from_record(record: Mapping[str, Any]) -> Generation:
     return Generation(
         text=record["text"],
         error=record.get("error"),
+        error_kind=record.get("error_kind"),
         latency_s=float(record.get("latency_s") or 0.0),
         prompt_tokens=record.get("prompt_tokens"),
         completion_tokens=record.get("completion_tokens"),
@@ -152,6 +156,7 @@ def _prediction(generation: Generation, prefill: str, *, extract_from: bool) -> 
         sql=found.sql,
         raw_text=generation.text,
         error=generation.error,
+        error_kind=generation.error_kind or "",
         latency_s=generation.latency_s,
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
@@ -159,4 +164,6 @@ def _prediction(generation: Generation, prefill: str, *, extract_from: bool) -> 
         # closing fence, prose after it) only cut the chatter: the answer is judged.
         truncated=generation.truncated and not found.complete,
         extracted=extract_from,
+        beams=generation.beams,
+        finish_reason=generation.finish_reason,
     )

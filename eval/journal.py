@@ -2,7 +2,8 @@
 
 The first line records a fingerprint of everything the entries depend on (model, prompt,
 questions, options). On load, a journal with another fingerprint is set aside (renamed
-``*.stale``), never silently reused. Each entry is one line, flushed as soon as it is
+``*.stale``, or ``*.2.stale``, ``*.3.stale``... when earlier ones exist: a backup is never
+replaced), never silently reused. Each entry is one line, flushed as soon as it is
 written, so a crash or SIGKILL loses at most the line being written; a torn last line is
 ignored on load.
 """
@@ -10,6 +11,7 @@ ignored on load.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -40,8 +42,7 @@ class Journal:
             header = _parse(handle.readline())
             if header is None or header.get("fingerprint") != self.fingerprint:
                 handle.close()
-                self.set_aside = self.path.with_name(self.path.name + ".stale")
-                os.replace(self.path, self.set_aside)
+                self.set_aside = set_aside(self.path)
                 return {}
             for line in handle:
                 entry = _parse(line)
@@ -72,6 +73,29 @@ class Journal:
         """Remove the journal once its stage's output is safely written."""
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` to the first free name of ``NAME.stale``, ``NAME.2.stale``...; return it.
+
+    A hard link claims the new name only if it is free (so no race with another run
+    replaces a backup), then the old name goes; where links are not supported, a checked
+    rename.
+    """
+    for n in itertools.count(1):
+        target = path.with_name(f"{path.name}.stale" if n == 1 else f"{path.name}.{n}.stale")
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links
+            if target.exists():
+                continue
+            os.replace(path, target)
+            return target
+        path.unlink()
+        return target
+    raise AssertionError("unreachable")
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -12,12 +12,18 @@ import io
 import json
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eval.records import Question, ResultRow
+from eval.errors import BadInput
+from eval.questions import load_questions
+from eval.records import Prediction, Question, ResultRow
 from eval.scoring import Summary
+
+if TYPE_CHECKING:
+    from eval.generate import Prepared
 
 OUTPUT_COLUMNS = (
     "generated_query",
@@ -26,6 +32,7 @@ OUTPUT_COLUMNS = (
     "error_db_exec",
     "timeout",
     "error_msg",
+    "generation_error",
     "latency_seconds",
     "gold_error",
     "empty_gold",
@@ -33,6 +40,7 @@ OUTPUT_COLUMNS = (
     "prompt_tokens",
     "completion_tokens",
     "truncated",
+    "raw_output",
 )
 SUMMARY_FORMAT_VERSION = 1
 
@@ -79,6 +87,7 @@ def result_record(row: ResultRow) -> dict[str, Any]:
         "error_db_exec": int(row.error_db_exec),
         "timeout": int(row.timeout),
         "error_msg": row.error_msg,
+        "generation_error": row.generation_error,
         "latency_seconds": round(row.latency_seconds, 4),
         "gold_error": row.gold_error,
         "empty_gold": int(row.empty_gold),
@@ -86,6 +95,7 @@ def result_record(row: ResultRow) -> dict[str, Any]:
         "prompt_tokens": _blank_none(row.extra.get("prompt_tokens")),
         "completion_tokens": _blank_none(row.extra.get("completion_tokens")),
         "truncated": int(row.truncated),
+        "raw_output": row.raw_output,
         **({} if row.suite_correct is None else {"suite_correct": int(row.suite_correct)}),
     }
 
@@ -124,6 +134,9 @@ def summary_dict(summary: Summary, meta: Mapping[str, Any]) -> dict[str, Any]:
         "error_rate": overall.error_rate,
         "timeout_rate": overall.timeout_rate,
         "truncated_rate": overall.truncated_rate,
+        "generation_error_rate": overall.generation_error_rate,
+        "generation_errors": summary.generation_errors,
+        "generation_error_kinds": summary.generation_error_kinds,
         "gold_errors": summary.gold_errors,
         "empty_gold": summary.empty_gold,
         "by_category": {c: s.as_dict() for c, s in summary.by_category.items()},
@@ -139,12 +152,21 @@ def write_summary_json(path: Path, data: Mapping[str, Any]) -> None:
 
 def format_table(summary: Summary) -> str:
     """The per-category table printed at the end of a run."""
-    lines = [f"{'category':<12} {'n':>5} {'correct':>8} {'accuracy':>9}"]
+    width = max([12, *(len(c) + 1 for c in summary.by_category)])
+    lines = [f"{'category':<{width}} {'n':>5} {'correct':>8} {'accuracy':>9} {'gen_errors':>11}"]
     for category, s in summary.by_category.items():
-        lines.append(f"{category or '(none)':<12} {s.n:>5} {s.correct:>8} {s.accuracy:>9.1%}")
+        lines.append(
+            f"{category or '(none)':<{width}} {s.n:>5} {s.correct:>8} {s.accuracy:>9.1%} {s.generation_errors:>11}"
+        )
     o = summary.overall
-    lines.append(f"{'overall':<12} {o.n:>5} {o.correct:>8} {o.accuracy:>9.1%}")
+    lines.append(f"{'overall':<{width}} {o.n:>5} {o.correct:>8} {o.accuracy:>9.1%} {o.generation_errors:>11}")
     notes = []
+    if summary.generation_errors:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.generation_error_kinds.items()))
+        notes.append(
+            f"{summary.generation_errors} of {summary.questions} generation(s) failed ({kinds}): "
+            "no answer, scored wrong (see generation_error); rerun the same command to retry them"
+        )
     if summary.gold_errors:
         notes.append(f"{summary.gold_errors} question(s) skipped: their gold query failed (see gold_error)")
     if o.truncated_rate:
@@ -178,4 +200,71 @@ def row_from_record(question: Question, record: Mapping[str, Any]) -> ResultRow:
         mismatch=record["mismatch"],
         extra={"prompt_tokens": tokens("prompt_tokens"), "completion_tokens": tokens("completion_tokens")},
         truncated=bool(record.get("truncated", 0)),
+        generation_error=record.get("generation_error", ""),
+        raw_output=record.get("raw_output", ""),
     )
+
+
+def sample_record(prepared: Prepared, prediction: Prediction, row: ResultRow) -> dict[str, Any]:
+    """One question of ``--log-samples``: what the model was asked, what it said, the verdict."""
+    question = row.question
+    return {
+        "index": question.index,
+        "db_name": question.db_name,
+        "question": question.question,
+        "query_category": question.fields.get("query_category", question.category),
+        "gold_query": question.query,
+        "prompt": prepared.request.prompt,
+        "messages": [dict(m) for m in prepared.request.messages],
+        "prefill": prepared.prefill,
+        "raw_output": prediction.raw_text,
+        "beams": list(prediction.beams),
+        "finish_reason": prediction.finish_reason,
+        "generated_query": row.generated_query,
+        "generation_error": row.generation_error,
+        "correct": int(row.correct),
+        "exact_match": int(row.exact_match),
+        "error_db_exec": int(row.error_db_exec),
+        "timeout": int(row.timeout),
+        "truncated": int(row.truncated),
+        "error_msg": row.error_msg,
+        "mismatch": row.mismatch,
+        "gold_error": row.gold_error,
+        "latency_seconds": round(row.latency_seconds, 4),
+        "prompt_tokens": prediction.prompt_tokens,
+        "completion_tokens": prediction.completion_tokens,
+        **({} if row.suite_correct is None else {"suite_correct": int(row.suite_correct)}),
+    }
+
+
+def write_samples(path: Path, samples: Sequence[tuple[Prepared, Prediction, ResultRow]]) -> None:
+    """``--log-samples``: one JSON object per line, in question order (written atomically)."""
+    lines = [json.dumps(sample_record(*sample), ensure_ascii=False, default=str) for sample in samples]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def check_replaceable(path: Path, questions: Sequence[Question], *, overwrite: bool) -> None:
+    """Raise BadInput when ``path`` holds results over another question set (unless ``overwrite``).
+
+    Rerunning the same questions replaces the file (a resumed or repeated run); a run over
+    other questions (``-n 3`` where ten were run, another benchmark) would lose those
+    results silently. Nothing is touched before this check.
+    """
+    if overwrite or not path.exists():
+        return
+    try:
+        held = load_questions(path, required=("question", "query", "db_name"))
+    except BadInput:
+        raise BadInput(
+            f"{path} exists and is not a results file of this harness; nothing was changed: "
+            "choose another -o, or pass --overwrite to replace it"
+        ) from None
+    if _question_set(held) != _question_set(questions):
+        raise BadInput(
+            f"{path} holds results over another question set ({len(held)} rows; this run: "
+            f"{len(questions)}); nothing was changed: choose another -o, or pass --overwrite to replace it"
+        )
+
+
+def _question_set(questions: Sequence[Question]) -> Counter[tuple[str, str, str]]:
+    return Counter((q.db_name, q.question, q.query) for q in questions)

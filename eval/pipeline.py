@@ -7,7 +7,7 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,22 +23,29 @@ from eval.generate import build_requests, generate
 from eval.goldcache import GoldCache
 from eval.journal import Journal, fingerprint
 from eval.output import (
+    check_replaceable,
     format_table,
     result_record,
     row_from_record,
     summary_dict,
     write_results_csv,
+    write_samples,
     write_summary_json,
 )
-from eval.prompts import Prompting, default_template, load_few_shot, load_template
+from eval.prompts import Prompting, Rendered, Template, default_template, load_few_shot, load_template
 from eval.questions import load_questions
 from eval.records import Prediction, Question, ResultRow
 from eval.schemas import combined_hash, discover, file_hash
-from eval.scoring import summarize
+from eval.scoring import GenerationErrorBudget, Summary, summarize
+from eval.settings import run_settings
 from eval.sqleval_prompts import database_glossary
-from runners import RunnerConfig, load_runner
+from runners import Runner, RunnerConfig, load_runner
 
 log = logging.getLogger(__name__)
+
+GENERATION_ERRORS_EXIT = 3
+"""The run completed, but more generations failed than --max-generation-errors allows: its
+accuracy measures an outage or a setting, not the model."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,12 @@ class RunConfig:
     prompt_file: str | None = None
     """A prompt template path or bundled name; None: the runner kind's default."""
     few_shot: Path | None = None
+    max_generation_errors: GenerationErrorBudget = field(default_factory=GenerationErrorBudget)
+    """Failed generations allowed before the run exits with GENERATION_ERRORS_EXIT."""
+    log_samples: Path | None = None
+    """Where to write one JSON line per question (prompt, raw output, SQL, verdict); None: not."""
+    overwrite: bool = False
+    """Replace an existing results file even when it holds another question set."""
 
 
 def open_backend(config: RunConfig) -> Backend:
@@ -113,32 +126,18 @@ def run(config: RunConfig) -> int:
             config.runner_config.num_beams,
             config.runner,
         )
-    # Read before the databases start, so that a bad template or examples file fails fast.
-    examples = load_few_shot(config.few_shot) if config.few_shot else ""
-    template = (
-        None if runner_cls.raw_sql else load_template(config.prompt_file or default_template(runner_cls))
-    )
-    if template is not None:  # a value the template would drop is refused before setup, not mid-run
-        if any(q.instructions.strip() for q in questions):
-            template.require("instructions")
-        if config.few_shot:
-            template.require("few_shot")
+    setup = prompt_setup(config, runner_cls, questions)
+    # After the inputs are checked, before anything is written or set aside.
+    check_replaceable(config.output, questions, overwrite=config.overwrite)
     sources = discover(config.schemas, [q.db_name for q in questions])
     with open_backend(config) as backend:
         backend.prepare(sources)
+        engine = backend.engine_version()
         setup_s = time.perf_counter() - started
 
         t0 = time.perf_counter()
         plans = {q.index: plan_gold(q) for q in questions}
-        prompting = None
-        if template is not None:
-            prompting = Prompting.create(
-                template,
-                few_shot=examples,
-                dialect=backend.dialect,
-                metadata=backend.table_metadata,
-                glossary=lambda db_name: database_glossary(config.schemas / db_name),
-            )
+        prompting = setup.prompting(config, backend)
         requests = build_requests(
             questions,
             gold_of=lambda q: oracle_sql(backend, plans[q.index], q.db_name),
@@ -146,6 +145,7 @@ def run(config: RunConfig) -> int:
         )
         with runner_cls(config.runner_config) as runner:
             described = dict(runner.describe())
+            resolved = runner.settings()
             journal = Journal(
                 config.output.with_name(config.output.name + ".generations.jsonl"),
                 fingerprint(generation_identity(config, described, prompting, source_file)),
@@ -208,9 +208,12 @@ def run(config: RunConfig) -> int:
             "gold_cache_hits": evaluator.stats.gold_cache_hits,
         },
         "dialect": config.dialect,
+        **run_settings(config.runner_config, resolved, prompting, config.few_shot, engine),
         **suite_meta,
     }
     write_results_csv(config.output, rows)
+    if config.log_samples:
+        write_samples(config.log_samples, list(zip(requests, predictions, rows)))
     write_summary_json(config.output.with_suffix(".json"), summary_dict(summary, meta))
     journal.discard()
     print(format_table(summary))
@@ -221,7 +224,96 @@ def run(config: RunConfig) -> int:
             "excluded from accuracy (see the gold_error column)",
             file=sys.stderr,
         )
+    return generation_verdict(summary, config.max_generation_errors)
+
+
+def generation_verdict(summary: Summary, budget: GenerationErrorBudget) -> int:
+    """0, or GENERATION_ERRORS_EXIT with one line on stderr when too many generations failed."""
+    failed, total = summary.generation_errors, summary.questions
+    if not budget.exceeded(failed, total):
+        return 0
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.generation_error_kinds.items()))
+    print(
+        f"error: {failed} of {total} generations failed ({kinds}), more than --max-generation-errors "
+        f"{budget}: the accuracy measures the failures, not the model; see generation_error, "
+        "fix the cause and rerun the same command to retry only those",
+        file=sys.stderr,
+    )
+    return GENERATION_ERRORS_EXIT
+
+
+@dataclass(frozen=True)
+class PromptSetup:
+    """The template and examples a run renders its prompts with (None: a runner without one)."""
+
+    template: Template | None
+    examples: list[dict[str, str]] | str = ""
+
+    def prompting(self, config: RunConfig, backend: Backend) -> Prompting | None:
+        """How questions become prompts, once the databases (their descriptions) are up."""
+        if self.template is None:
+            return None
+        return Prompting.create(
+            self.template,
+            few_shot=self.examples,
+            dialect=backend.dialect,
+            metadata=backend.table_metadata,
+            glossary=lambda db_name: database_glossary(config.schemas / db_name),
+        )
+
+
+def prompt_setup(config: RunConfig, runner_cls: type[Runner], questions: Sequence[Question]) -> PromptSetup:
+    """Read the template and examples before the databases start, so that a bad file fails fast."""
+    examples = load_few_shot(config.few_shot) if config.few_shot else ""
+    if runner_cls.raw_sql:
+        return PromptSetup(None, examples)
+    template = load_template(config.prompt_file or default_template(runner_cls))
+    # A value the template would drop is refused before setup, not mid-run.
+    if any(q.instructions.strip() for q in questions):
+        template.require("instructions")
+    if config.few_shot:
+        template.require("few_shot")
+    return PromptSetup(template, examples)
+
+
+def show_prompts(config: RunConfig) -> int:
+    """``python main.py prompt``: print the rendered prompts a run would send; no model runs.
+
+    The databases are started (the prompts hold their descriptions), the runner is not:
+    its class says only whether it sends chat messages, and which template is its default.
+    """
+    questions = load_items(config)
+    runner_cls = load_runner(config.runner)
+    if runner_cls.raw_sql:
+        raise BadInput(f"runner {config.runner!r} sends no prompt; choose a model runner with -r")
+    setup = prompt_setup(config, runner_cls, questions)
+    sources = discover(config.schemas, [q.db_name for q in questions])
+    with open_backend(config) as backend:
+        backend.prepare(sources)
+        prompting = setup.prompting(config, backend)
+        assert prompting is not None
+        for question in questions:
+            print(format_prompt(question, prompting.render(question), chat=runner_cls.chat))
+    if not runner_cls.chat:
+        print(
+            f"note: shown as the one text {config.runner} sends a model without a chat template; "
+            "a model with one gets these sections as chat messages in its own template",
+            file=sys.stderr,
+        )
     return 0
+
+
+def format_prompt(question: Question, rendered: Rendered, *, chat: bool) -> str:
+    """One question's prompt: chat messages by role for chat runners, else the one text."""
+    head = f"===== {question.row_label}: {question.question}"
+    if not chat:
+        return f"{head}\n{rendered.prompt}\n"
+    parts = [head]
+    for n, message in enumerate(rendered.messages, start=1):
+        prefill = rendered.prefill and n == len(rendered.messages) and message["role"] == "assistant"
+        role = f"{message['role']} (prefill: the answer continues it)" if prefill else message["role"]
+        parts.append(f"----- {role}\n{message['content']}")
+    return "\n".join(parts) + "\n"
 
 
 def generation_identity(
@@ -249,7 +341,8 @@ def generation_identity(
 
 
 def _item_key(question: Question, prediction: Prediction) -> str:
-    digest = hashlib.sha256(f"{prediction.sql}\0{prediction.error}".encode()).hexdigest()[:16]
+    text = f"{prediction.sql}\0{prediction.error}\0{prediction.error_kind}\0{prediction.raw_text}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return f"{question.index}:{digest}"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlglot
 
+from eval.categories import canonical
 from eval.errors import BadInput
 from eval.records import REQUIRED_COLUMNS, Question
 
@@ -47,7 +48,7 @@ def load_questions(
                 question=row["question"],
                 query=row["query"],
                 db_name=row["db_name"].strip(),
-                category=row.get("query_category", "").strip(),
+                category=canonical(row.get("query_category", "")),
                 instructions=row.get("instructions", "") or "",
                 fields=dict(row),
                 gold_dialect=dialect,

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CATEGORIES = ("date", "group_by", "order_by", "ratio", "join", "where")
 REQUIRED_COLUMNS = ("question", "query", "db_name", "query_category")
 
 
@@ -25,6 +24,8 @@ class Question:
     """The gold SQL as written, alternatives and ``{}`` groups included."""
     db_name: str
     category: str
+    """``query_category``, with sql-eval's names mapped to ours (eval/categories.py); the
+    row's own text stays in ``fields``."""
     instructions: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     """Every column of the row, as read (carried to the output)."""
@@ -89,6 +90,11 @@ class ResultRow:
     """With ``--suite``: correct on the base and on every variant database; else None."""
     truncated: bool = False
     """The model's output was cut off by the token budget mid-query: wrong, and not run."""
+    generation_error: str = ""
+    """Non-empty when no answer was generated (``server unreachable: ...``, ``context
+    overflow: ...``): an outage or a setting, not the model's answer. Scored wrong."""
+    raw_output: str = ""
+    """What the runner returned, before SQL was extracted from it."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,9 @@ class Prediction:
     raw_text: str = ""
     error: str | None = None
     """Generation failed (API error, model crash): nothing to execute."""
+    error_kind: str = ""
+    """What kind of failure ``error`` is (runners.base.ERROR_KINDS); '' reads as
+    "generation failed"."""
     latency_s: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -107,3 +116,15 @@ class Prediction:
     extracted: bool = False
     """``sql`` was extracted from model output (not given as is by oracle or file): an
     empty ``sql`` then means the output held no SQL."""
+    beams: tuple[str, ...] = ()
+    """Every beam's raw text, best first, where the runner keeps them."""
+    finish_reason: str | None = None
+    """Why generation ended, as the runner says (``stop``, ``length``), else None."""
+
+    @property
+    def generation_error(self) -> str:
+        """``kind: reason`` when generation failed (the results' ``generation_error``), else ''."""
+        if self.error is None:
+            return ""
+        kind = self.error_kind or "generation failed"
+        return self.error if self.error.startswith(kind) else f"{kind}: {self.error}"

@@ -20,12 +20,13 @@ from typing import Any
 
 from sqlglot import exp
 
+from eval.categories import is_known
 from eval.cli import DEFAULT_QUESTIONS, add_database_options, default_cache_dir, exec_limits
 from eval.comparator import CompareOptions, GoldCase, compare
 from eval.db.base import Backend
 from eval.evaluate import gold_case, plan_gold, tie_segments
 from eval.questions import load_questions
-from eval.records import CATEGORIES, QueryResult, Question
+from eval.records import QueryResult, Question
 from eval.schemas import discover
 from eval.sqltext import gold_families, parse_single_query, sort_keys_sql, with_order_columns
 
@@ -99,7 +100,7 @@ def check_gold_dialects(config: Any, questions: list[Question], sources: Mapping
 
 def check_question(backend: Backend, question: Question) -> list[Problem]:
     problems = []
-    if question.category not in CATEGORIES:
+    if not is_known(question.category):
         problems.append(Problem(question, f"unknown query_category {question.category!r}"))
     plan = plan_gold(question)
     if plan.error:
@@ -230,16 +231,18 @@ def _table(row_name: str, row_keys: list[str], col_keys: list[str], columns: lis
     counts = Counter(zip(row_keys, col_keys))
     rows = sorted(set(row_keys))
     width = max([len(row_name), *map(len, rows)]) + 2
-    head = f"{row_name:<{width}}" + "".join(f"{c:>11}" for c in columns) + f"{'total':>8}"
+    # At least 11 wide; wider for long names (sql-eval's instructions_cte_window...).
+    cell = max([11, *(len(c) + 2 for c in columns)])
+    head = f"{row_name:<{width}}" + "".join(f"{c:>{cell}}" for c in columns) + f"{'total':>8}"
     body = [
         f"{r:<{width}}"
-        + "".join(f"{counts[(r, c)]:>11}" for c in columns)
+        + "".join(f"{counts[(r, c)]:>{cell}}" for c in columns)
         + f"{sum(counts[(r, c)] for c in columns):>8}"
         for r in rows
     ]
     total = (
         f"{'total':<{width}}"
-        + "".join(f"{sum(counts[(r, c)] for r in rows):>11}" for c in columns)
+        + "".join(f"{sum(counts[(r, c)] for r in rows):>{cell}}" for c in columns)
         + f"{len(row_keys):>8}"
     )
     return "\n".join([head, *body, total])

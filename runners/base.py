@@ -14,11 +14,53 @@ execution and scoring live in the pipeline and are shared by every runner.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 Number = TypeVar("Number", int, float)
+
+# What kind of failure a Generation.error is: the first words of the results' generation_error.
+SERVER_UNREACHABLE = "server unreachable"
+"""No connection to the server (refused, DNS, reset), after every retry."""
+RETRIES_EXHAUSTED = "retries exhausted"
+"""The server kept answering with a retryable failure (429, 5xx, a timeout)."""
+CONTEXT_OVERFLOW = "context overflow"
+"""The prompt (plus the token budget, for some servers) does not fit the context window."""
+OUT_OF_MEMORY = "out of memory"
+"""The accelerator ran out of memory even for this prompt alone."""
+REQUEST_REJECTED = "request rejected"
+"""The server refused this request (a 4xx other than the above) or the template failed."""
+NO_ANSWER = "no answer"
+"""A reply came back without text (no choices, a refusal)."""
+GENERATION_FAILED = "generation failed"
+"""Any other failure, and what a runner that names no kind reports."""
+ERROR_KINDS = (
+    SERVER_UNREACHABLE,
+    RETRIES_EXHAUSTED,
+    CONTEXT_OVERFLOW,
+    OUT_OF_MEMORY,
+    REQUEST_REJECTED,
+    NO_ANSWER,
+    GENERATION_FAILED,
+)
+
+_CONTEXT_WORDS = re.compile(
+    r"context (window|length)|context_length_exceeded|maximum context|too many tokens|"
+    r"prompt is too long|input is too long|tokens`? must be <=",
+    re.IGNORECASE,
+)
+
+
+def is_context_overflow(message: str) -> bool:
+    """Whether a backend's error message says the prompt did not fit the context window.
+
+    llama.cpp: "Requested tokens (900) exceed context window of 512"; vLLM and OpenAI:
+    "This model's maximum context length is 4096 tokens" / ``context_length_exceeded``;
+    TGI: "`inputs` tokens + `max_new_tokens` must be <= 4096".
+    """
+    return bool(_CONTEXT_WORDS.search(message))
 
 
 @dataclass(frozen=True)
@@ -46,6 +88,8 @@ class Generation:
     """Raw model output; the pipeline extracts the SQL from it."""
     error: str | None = None
     """Why nothing usable was produced (API error, out of memory...), else None."""
+    error_kind: str | None = None
+    """Which of :data:`ERROR_KINDS` ``error`` is; None reads as :data:`GENERATION_FAILED`."""
     latency_s: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -132,6 +176,11 @@ class Runner(abc.ABC):
     def describe(self) -> Mapping[str, object]:
         """What identifies this runner's output, for resume fingerprints and reports."""
         return {"runner": self.name, "model": self.config.model}
+
+    def settings(self) -> Mapping[str, object]:
+        """What the runner resolved, for the summary: :meth:`describe` plus choices that do not
+        identify its output (the device, say). Not part of the resume fingerprint."""
+        return self.describe()
 
     def close(self) -> None:
         """Release models, servers, threads. Called once, also after errors."""

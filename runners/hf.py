@@ -16,11 +16,20 @@ an adapter (``-a``) needs peft (``pip install '.[peft]'``).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
+from runners.base import (
+    OUT_OF_MEMORY,
+    Generation,
+    GenerationRequest,
+    Runner,
+    RunnerConfig,
+    RunnerError,
+    first_line,
+)
 from runners.chat_prompt import encode_with_stops, uses_chat_template
 from runners.model_ref import check_model_ref, missing_module
 
@@ -50,6 +59,8 @@ class HFRunner(Runner):
             self.model = _with_adapter(self.model, config.adapter)
         self.model.to(self.device)
         self.model.eval()
+        # The one line that says where it runs: "best found" and "auto" are decisions.
+        print(f"hf: {config.model} on {self.device} as {self._dtype_name}", file=sys.stderr)
 
     @classmethod
     def preflight(cls, config: RunnerConfig) -> None:
@@ -63,9 +74,16 @@ class HFRunner(Runner):
             "runner": self.name,
             "model": self.config.model,
             "adapter": self.config.adapter,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": self._dtype_name,
             "chat_template": uses_chat_template(self.tokenizer),
         }
+
+    def settings(self) -> dict[str, object]:
+        return {**self.describe(), "device": self.device, "batch_size": self.config.batch_size}
+
+    @property
+    def _dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         encoded = [encode_with_stops(self.tokenizer, r) for r in requests]
@@ -90,7 +108,11 @@ class HFRunner(Runner):
             if len(batch) == 1:
                 yield (
                     batch[0],
-                    Generation(text="", error=f"out of memory on {self.device}: {first_line(exc)}"),
+                    Generation(
+                        text="",
+                        error=f"out of memory on {self.device}: {first_line(exc)}",
+                        error_kind=OUT_OF_MEMORY,
+                    ),
                 )
                 return
             half = len(batch) // 2

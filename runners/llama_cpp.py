@@ -31,7 +31,16 @@ import jinja2  # llama-cpp-python renders chat templates with it
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
+from runners.base import (
+    CONTEXT_OVERFLOW,
+    REQUEST_REJECTED,
+    Generation,
+    GenerationRequest,
+    Runner,
+    RunnerConfig,
+    RunnerError,
+    is_context_overflow,
+)
 from runners.chat_prompt import prompt_text, stop_sequences
 
 GGUF_MAGIC = b"GGUF"
@@ -102,7 +111,10 @@ class LlamaCppRunner(Runner):
         # ValueError: llama-cpp-python's "Requested tokens (N) exceed context window", or a
         # template's raise_exception; TemplateError: a template that fails to render.
         except (ValueError, jinja2.TemplateError) as exc:
-            return Generation(text="", error=f"llama.cpp: {exc}", latency_s=time.perf_counter() - start)
+            kind = CONTEXT_OVERFLOW if is_context_overflow(str(exc)) else REQUEST_REJECTED
+            return Generation(
+                text="", error=f"llama.cpp: {exc}", error_kind=kind, latency_s=time.perf_counter() - start
+            )
         usage = reply.get("usage") or {}
         choice = reply["choices"][0]
         return Generation(

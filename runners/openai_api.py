@@ -41,7 +41,20 @@ from typing import Any
 
 import openai
 
-from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError
+from runners.base import (
+    CONTEXT_OVERFLOW,
+    GENERATION_FAILED,
+    NO_ANSWER,
+    REQUEST_REJECTED,
+    RETRIES_EXHAUSTED,
+    SERVER_UNREACHABLE,
+    Generation,
+    GenerationRequest,
+    Runner,
+    RunnerConfig,
+    RunnerError,
+    is_context_overflow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +100,8 @@ class _Failure:
     message: str
     retryable: bool
     retry_after: float | None = None
+    kind: str = GENERATION_FAILED
+    """What the item's error is, should this be its last attempt (runners.base)."""
 
 
 class ChatAPIRunner(Runner):
@@ -189,13 +204,13 @@ class ChatAPIRunner(Runner):
             if not outcome.retryable or retry >= self.policy.max_retries:
                 self._count(failed_items=1)
                 attempts = f" after {retry + 1} attempts" if retry else ""
-                return Generation(text="", error=f"{outcome.message}{attempts}")
+                return Generation(text="", error=f"{outcome.message}{attempts}", error_kind=outcome.kind)
             wait = self.policy.delay(retry, outcome.retry_after)
             log.warning("%s: %s; retrying in %.1fs", self.name, outcome.message, wait)
             self._count(retries=1)
             retry += 1
             stop.wait(wait)
-        return Generation(text="", error="not sent: the run stopped")
+        return Generation(text="", error="not sent: the run stopped", error_kind=GENERATION_FAILED)
 
     def _attempt(self, messages: list[dict[str, str]], stop: threading.Event) -> Generation | _Failure:
         self._count(attempts=1)
@@ -220,10 +235,13 @@ class ChatAPIRunner(Runner):
 
     def _judge(self, exc: openai.APIError) -> _Failure:
         """Retry or not, or stop the whole run (raises RunnerError)."""
-        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-            return _Failure(f"{type(exc).__name__}: {exc.message}", retryable=True)
+        message = f"{type(exc).__name__}: {exc.message}"
+        if isinstance(exc, openai.APITimeoutError):  # reached, but too slow to answer
+            return _Failure(message, retryable=True, kind=RETRIES_EXHAUSTED)
+        if isinstance(exc, openai.APIConnectionError):
+            return _Failure(message, retryable=True, kind=SERVER_UNREACHABLE)
         if not isinstance(exc, openai.APIStatusError):  # a reply the client could not read
-            return _Failure(f"{type(exc).__name__}: {exc.message}", retryable=False)
+            return _Failure(message, retryable=False)
         status = exc.status_code
         message = f"HTTP {status}: {_short(exc.message)}"
         if status in AUTH_STATUS:
@@ -233,7 +251,10 @@ class ChatAPIRunner(Runner):
         if status == 404 and not self._answered.is_set():
             raise RunnerError(f"{self._where()} has no model {self.model!r} or no such endpoint ({message})")
         retryable = status in RETRYABLE_STATUS or status >= 500
-        return _Failure(message, retryable, _retry_after(exc.response.headers) if retryable else None)
+        if retryable:
+            return _Failure(message, True, _retry_after(exc.response.headers), kind=RETRIES_EXHAUSTED)
+        kind = CONTEXT_OVERFLOW if is_context_overflow(exc.message) else REQUEST_REJECTED
+        return _Failure(message, False, kind=kind)
 
     def _where(self) -> str:
         return f"the API at {self.client.base_url}"
@@ -309,7 +330,9 @@ class APIRunner(ChatAPIRunner):
 
 def _generation(response: Any, latency_s: float) -> Generation:
     if not response.choices:
-        return Generation(text="", error="the reply had no choices", latency_s=latency_s)
+        return Generation(
+            text="", error="the reply had no choices", error_kind=NO_ANSWER, latency_s=latency_s
+        )
     message = response.choices[0].message
     usage = response.usage
     error = None
@@ -318,6 +341,7 @@ def _generation(response: Any, latency_s: float) -> Generation:
     return Generation(
         text=message.content or "",
         error=error,
+        error_kind=NO_ANSWER if error else None,
         latency_s=latency_s,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.categories import CATEGORIES
 from eval.output import OUTPUT_COLUMNS
-from eval.records import CATEGORIES
 
 RESULT_COLUMNS = ["question", "query", "db_name", "query_category", *OUTPUT_COLUMNS]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sqlite3
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def test_oracle_scores_everything(dialect, file_cache, tmp_path):
     assert len(rows) == 12 and all(r["correct"] == "1" for r in rows), [r["mismatch"] for r in rows]
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["accuracy"] == 1.0 and summary["dialect"] == dialect
+    engine = {"sqlite": f"SQLite {sqlite3.sqlite_version}", "duckdb": "DuckDB "}[dialect]
+    assert summary["versions"]["engine"].startswith(engine) and len(summary["versions"]["engine"]) > 7
     # The oracle's answers are the gold transpiled to the dialect (predictions run as given).
     assert "NULLS FIRST" in rows[3]["generated_query"] or dialect == "duckdb"
     built = sorted((file_cache / dialect).iterdir())

@@ -19,6 +19,7 @@ OUTPUT_COLUMNS = [
     "error_db_exec",
     "timeout",
     "error_msg",
+    "generation_error",
     "latency_seconds",
     "gold_error",
     "empty_gold",
@@ -26,6 +27,7 @@ OUTPUT_COLUMNS = [
     "prompt_tokens",
     "completion_tokens",
     "truncated",
+    "raw_output",
 ]
 
 

@@ -16,8 +16,8 @@ from reports_files import RESULT_COLUMNS, paired_rows, question_row, write_run
 from scipy.stats import binomtest
 
 from conftest import ROOT, run_cli
+from eval.categories import CATEGORIES
 from eval.cli import main
-from eval.records import CATEGORIES
 from eval.reports import leaderboard
 from eval.reports.stats import mcnemar_exact, normalize_sql, sql_matches_gold, wilson_interval
 

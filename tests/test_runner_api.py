@@ -5,6 +5,9 @@ to inject failures and count requests in flight.
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -20,10 +23,20 @@ pytest.importorskip("llama_cpp.server", reason="needs the llama-cpp extra: pip i
 
 from conftest import ROOT, SAMPLE, run_cli, sample_args
 from runners import load_runner
-from runners.base import Generation, GenerationRequest, RunnerConfig, RunnerError
+from runners.base import (
+    CONTEXT_OVERFLOW,
+    REQUEST_REJECTED,
+    RETRIES_EXHAUSTED,
+    SERVER_UNREACHABLE,
+    Generation,
+    GenerationRequest,
+    RunnerConfig,
+    RunnerError,
+)
 from runners.openai_api import APIRunner, OpenAIRunner, RetryPolicy, _retry_after
 from tiny_llama import (
     CHAT_TEMPLATE,
+    SQL_TEXTS,
     UTF8_OVERRUN,
     Fault,
     FaultProxy,
@@ -157,6 +170,7 @@ def test_retries_give_up_after_max_retries(proxy_to):
     assert results[0].text == ""
     assert results[0].error is not None and "HTTP 503" in results[0].error
     assert "after 2 attempts" in results[0].error
+    assert results[0].error_kind == RETRIES_EXHAUSTED
     assert proxy.posts == 2
 
 
@@ -166,6 +180,7 @@ def test_bad_request_is_an_item_error_and_not_retried(proxy_to):
         results = dict(runner.generate(requests(3, marker="POISON")))
         assert runner.stats.retries == 0
     assert results[1].error is not None and results[1].error.startswith("HTTP 400")
+    assert results[1].error_kind == REQUEST_REJECTED
     assert_answered(results[0])
     assert_answered(results[2])
     assert proxy.posts == 3
@@ -176,6 +191,7 @@ def test_timeout_is_retried_then_reported(proxy_to):
     config = api_config(proxy.url, parallel=1, max_retries=1, request_timeout=0.3)
     results = run(APIRunner, config, requests(1))
     assert results[0].error is not None and "Timeout" in results[0].error
+    assert results[0].error_kind == RETRIES_EXHAUSTED  # the server was reached, but too slow
     assert proxy.posts == 2
 
 
@@ -185,6 +201,20 @@ def test_unreachable_server_is_an_item_error_after_retries():
     for generation in results.values():
         assert generation.error is not None and "APIConnectionError" in generation.error
         assert "after 3 attempts" in generation.error
+        assert generation.error_kind == SERVER_UNREACHABLE
+
+
+def test_prompt_over_the_servers_context_is_a_context_overflow(server):
+    too_long = " ".join(SQL_TEXTS) * 40  # far more than the server's 2048 tokens
+    batch = [
+        *requests(1),
+        GenerationRequest(key="long", prompt=too_long, messages=({"role": "user", "content": too_long},)),
+    ]
+    results = run(APIRunner, api_config(server.url), batch)
+    assert_answered(results[0])
+    assert results[1].error is not None and results[1].error.startswith("HTTP 400")
+    assert "context" in results[1].error
+    assert results[1].error_kind == CONTEXT_OVERFLOW
 
 
 @pytest.mark.parametrize("parallel", [1, 3])
@@ -357,3 +387,89 @@ def test_cli_api_runner_without_url_is_one_line_and_exit_2(cache_dir, tmp_path):
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: runner 'api' needs the server's address: --api-url")
+
+
+def server_down_run(cache_dir, tmp_path, *extra: str, url: str | None = None):
+    """A run of the first 3 sample questions against a port where nothing listens."""
+    out = tmp_path / "down.csv"
+    url = url or f"http://127.0.0.1:{free_port()}/v1"
+    args = ["-r", "api", "--api-url", url, "-m", "tiny", "-n", "3", "--max-retries", "1", *extra]
+    return run_cli(*args, *sample_args(cache_dir, out), env={"OPENAI_API_KEY": "sk-from-env"}), out
+
+
+def test_cli_summary_holds_every_setting_and_no_secret(cache_dir, tmp_path):
+    port = free_port()
+    url = f"http://me:sk-in-url@127.0.0.1:{port}/v1?api-key=sk-in-query"
+    proc, out = server_down_run(
+        cache_dir, tmp_path, "--temperature", "0.5", "--max-new-tokens", "33", url=url
+    )
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    text = out.with_suffix(".json").read_text()
+    assert "sk-" not in text  # neither the URL's secrets nor the environment's key
+    summary = json.loads(text)
+    options = summary["runner_options"]
+    assert options["api_url"] == f"http://127.0.0.1:{port}/v1"
+    assert (options["temperature"], options["max_new_tokens"], options["max_retries"]) == (0.5, 33, 1)
+    assert (options["api_concurrency"], options["request_timeout"], options["model"]) == (8, 120.0, "tiny")
+    assert summary["runner_resolved"] == {
+        "runner": "api",
+        "model": "tiny",
+        "temperature": 0.5,
+        "max_new_tokens": 33,
+    }
+    chat_text = (ROOT / "eval" / "prompts" / "chat.txt").read_text()
+    assert summary["prompt"]["template"] == "chat"
+    assert summary["prompt"]["template_sha256"] == hashlib.sha256(chat_text.encode()).hexdigest()
+    import openai
+
+    assert summary["versions"]["openai"] == openai.__version__ and "torch" not in summary["versions"]
+
+
+def test_cli_server_down_is_a_generation_error_and_exit_3(cache_dir, tmp_path):
+    proc, out = server_down_run(cache_dir, tmp_path)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: 3 of 3 generations failed (3 server unreachable), more than --max-generation-errors 0: "
+        "the accuracy measures the failures, not the model; see generation_error, fix the cause and "
+        "rerun the same command to retry only those"
+    )
+    rows = cli_rows(out, SAMPLE / "questions.csv", limit=3)
+    for row in rows:
+        assert row["generation_error"].startswith("server unreachable: APIConnectionError: Connection error.")
+        assert row["generation_error"].endswith("after 2 attempts")
+        assert row["error_msg"] == f"generation failed: {row['generation_error']}"
+        assert (row["correct"], row["error_db_exec"], row["raw_output"]) == ("0", "0", "")
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert (summary["n"], summary["accuracy"], summary["error_rate"]) == (3, 0.0, 0.0)
+    assert summary["generation_error_rate"] == 1.0 and summary["generation_errors"] == 3
+    assert summary["generation_error_kinds"] == {"server unreachable": 3}
+    assert re.search(r"^overall +3 +0 +0\.0% +3$", proc.stdout, re.MULTILINE), proc.stdout
+
+    # ... and the reports built on it say so
+    board = tmp_path / "board.csv"
+    assert run_cli("leaderboard", out, "-o", board).returncode == 0
+    [entry] = list(csv.DictReader(board.open(newline="")))
+    assert (entry["generation_error_rate"], entry["error_rate"], entry["accuracy"]) == ("1.0", "0.0", "0.0")
+    page = tmp_path / "report.html"
+    assert run_cli("report", out, "-o", page).returncode == 0
+    assert page.read_text().count("generation failed: server unreachable: APIConnectionError") == 3
+    gate = run_cli("compare", out, out)
+    assert gate.returncode == 2 and gate.stdout == ""
+    [line] = gate.stderr.strip().splitlines()
+    assert line.startswith(f"error: runs cannot be compared: {out} has 3 failed generation(s) (first: shop: ")
+
+
+@pytest.mark.parametrize(("budget", "code"), [("3", 0), ("2", 3), ("1.0", 0), ("0.5", 3), ("0", 3)])
+def test_cli_max_generation_errors_sets_the_threshold(cache_dir, tmp_path, budget, code):
+    proc, out = server_down_run(cache_dir, tmp_path, "--max-generation-errors", budget)
+    assert proc.returncode == code, proc.stderr[-3000:]
+    assert out.is_file()  # the results are written either way
+    assert ("more than --max-generation-errors" in proc.stderr) is (code == 3)
+
+
+@pytest.mark.parametrize("budget", ["-1", "1.5", "some"])
+def test_cli_bad_max_generation_errors_is_exit_2(cache_dir, tmp_path, budget):
+    proc = run_cli("--max-generation-errors", budget, *sample_args(cache_dir, tmp_path / "r.csv"))
+    assert proc.returncode == 2
+    assert "--max-generation-errors: expected a count (3) or a fraction with a decimal point" in proc.stderr
+    assert "Traceback" not in proc.stderr

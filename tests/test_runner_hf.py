@@ -7,6 +7,7 @@ batching, device/dtype choice, out-of-memory splitting and missing-extra message
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -17,14 +18,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sqlglot
 
 from conftest import ROOT, SAMPLE, run_cli, sample_args
+from eval import __version__
 from eval.evaluate import NO_SQL_MESSAGE
-from runners.base import GenerationRequest, RunnerConfig, RunnerError
+from runners.base import OUT_OF_MEMORY, GenerationRequest, RunnerConfig, RunnerError
 from runners.chat_prompt import CLOSING_FENCE
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 from runners.hf import HFRunner, choose_device, choose_dtype, left_pad, plan_batches  # noqa: E402
@@ -76,6 +79,26 @@ def test_end_to_end_beams_journal_and_resume(tiny_model, cache_dir, tmp_path):
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["execution"]["resumed_generations"] == 0
     assert summary["prompt_file"] == "default" and summary["num_beams"] == 2
+    # every setting, and the one line saying where it ran
+    assert [line for line in first.stderr.splitlines() if line.startswith("hf: ")] == [
+        f"hf: {tiny_model} on cpu as float32"
+    ]
+    options = summary["runner_options"]
+    assert (options["num_beams"], options["batch_size"], options["max_new_tokens"]) == (2, 4, 12)
+    assert (options["device"], options["dtype"], options["temperature"]) == (None, None, 0.0)
+    resolved = summary["runner_resolved"]
+    assert (resolved["device"], resolved["dtype"], resolved["model"]) == ("cpu", "float32", str(tiny_model))
+    default_text = (ROOT / "eval" / "prompts" / "default.txt").read_text()
+    assert summary["prompt"]["template"] == "default"
+    assert summary["prompt"]["template_sha256"] == hashlib.sha256(default_text.encode()).hexdigest()
+    versions = summary["versions"]
+    assert versions["engine"].startswith("PostgreSQL ") and versions["sqlharness"] == __version__
+    assert (versions["torch"], versions["transformers"]) == (torch.__version__, transformers.__version__)
+    assert (
+        versions["sqlglot"] == sqlglot.__version__
+        and "openai" not in versions
+        and "llama_cpp" not in versions
+    )
 
     again = run_cli(*hf_args(tiny_model, cache_dir, out, "-b", "2", "--batch-size", "3"))
     assert again.returncode == 0, again.stderr[-2000:]
@@ -246,6 +269,7 @@ def test_out_of_memory_splits_the_batch_then_reports_per_item(tiny_model):
     assert all(
         g.error and g.error.startswith("out of memory on cpu: CUDA out of memory") for g in results.values()
     )
+    assert {g.error_kind for g in results.values()} == {OUT_OF_MEMORY}
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -214,10 +216,47 @@ def test_cli_end_to_end(cache_dir, base_gguf, tmp_path):
         assert float(row["latency_seconds"]) > 0
 
 
-def test_cli_prompts_over_the_context_are_recorded_not_fatal(cache_dir, base_gguf, tmp_path):
+def test_cli_prompts_over_the_context_are_generation_errors_and_exit_3(cache_dir, base_gguf, tmp_path):
     out = tmp_path / "small.csv"
     proc = run_cli("-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "512", *sample_args(cache_dir, out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: 12 of 12 generations failed (12 context overflow), more than --max-generation-errors 0:"
+        )
+    )
     for row in cli_rows(out, SAMPLE / "questions.csv"):
         assert row["correct"] == "0"
-        assert "exceed context window of 512" in row["error_msg"]
+        assert re.fullmatch(
+            r"context overflow: llama\.cpp: Requested tokens \(\d+\) exceed context window of 512",
+            row["generation_error"],
+        ), row["generation_error"]
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert (summary["accuracy"], summary["n"], summary["generation_error_rate"]) == (0.0, 12, 1.0)
+    assert summary["generation_error_kinds"] == {"context overflow": 12}
+    assert summary["runner_options"]["n_ctx"] == 512 and summary["runner_resolved"]["n_ctx"] == 512
+    assert summary["runner_resolved"]["style"] == "completion"
+    assert summary["versions"]["llama_cpp"] == llama_cpp.__version__
+    # told on stdout too, under the table
+    assert "note: 12 of 12 generation(s) failed (12 context overflow)" in proc.stdout
+
+
+def test_cli_prompt_prints_what_the_run_sent_and_samples_record_it(cache_dir, base_gguf, tmp_path):
+    out, samples = tmp_path / "llama.csv", tmp_path / "samples.jsonl"
+    common = ["-r", "llama-cpp", "-m", base_gguf, "--n-ctx", "2048", "--max-new-tokens", "8", "-n", "2"]
+    proc = run_cli(*common, "--log-samples", samples, *sample_args(cache_dir, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = [json.loads(line) for line in samples.read_text().splitlines()]
+    rows = cli_rows(out, SAMPLE / "questions.csv", limit=2)
+    assert [s["raw_output"] for s in sent] == [r["raw_output"] for r in rows]
+    assert all(s["raw_output"] and s["finish_reason"] in ("stop", "length") for s in sent)
+
+    shown = run_cli("prompt", *common, *sample_args(cache_dir, tmp_path / "unused.csv"))
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert not (tmp_path / "unused.csv").exists()
+    # a base GGUF gets the one joined text: printed as the run sent it, prefill included
+    for sample in sent:
+        assert sample["prompt"].endswith("```sql\nSELECT") and f"\n{sample['prompt']}\n" in shown.stdout
+    assert "note: shown as the one text llama-cpp sends a model without a chat template" in shown.stderr

@@ -6,9 +6,11 @@ pandas writes them: 1.00/0.00 from float columns, True/False from booleans, coun
 31.00 when a blank made the column float). Its 10 rows, by hand:
 
 - right: rows 1, 3, 5, 6, 8, 10 (6 of 10); its SQL equals the gold in rows 1, 3, 5, 8;
-- row 2: generation failed (error_query_gen 1, no SQL, no latency or tokens);
+- row 2: generation failed (error_query_gen 1, no SQL, no latency or tokens): read as a
+  generation error, so compare refuses to gate this file as it is;
 - row 7: failed to run (error_db_exec 1); row 9: timed out (timeout True);
-- categories are sql-eval's own: date_functions, group_by, instruct, order_by, table_join.
+- categories are sql-eval's own: date_functions, group_by, instruct, order_by, table_join
+  (date_functions and table_join read as our date and join).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from reports_files import write_run
@@ -58,7 +61,11 @@ def test_a_sql_eval_results_file_loads_with_its_flags_and_counts():
     assert (run.rows[0].prompt_tokens, run.rows[0].completion_tokens) == (None, None)
     assert run.rows[1].why_wrong == "GENERATION ERROR: Request timed out"
     assert run.rows[3].why_wrong == "wrong result"  # sql-eval writes no mismatch description
-    assert [r.category for r in run.rows][2:4] == ["date_functions", "date_functions"]
+    # sql-eval's names for our categories are read as ours; its others are kept
+    assert [r.category for r in run.rows] == [
+        *("group_by", "order_by", "date", "date", "group_by", "group_by"),
+        *("instruct", "order_by", "join", "join"),
+    ]
     assert not run.has_summary and run.meta.runner == ""
 
 
@@ -72,23 +79,22 @@ def test_leaderboard_on_a_sql_eval_results_file(tmp_path):
     low, high = wilson(6, 10)
     assert float(row["accuracy_ci95_low"]) == pytest.approx(low, abs=1e-6)
     assert float(row["accuracy_ci95_high"]) == pytest.approx(high, abs=1e-6)
-    # Only our six categories get a column; sql-eval's date_functions, table_join and
-    # instruct count in accuracy but leave accuracy_date and accuracy_join blank.
+    # sql-eval's date_functions and table_join fill accuracy_date and accuracy_join;
+    # instruct counts in accuracy but has no column.
     assert (row["accuracy_group_by"], row["accuracy_order_by"]) == ("1.0", "0.5")
-    assert (row["accuracy_date"], row["accuracy_join"], row["accuracy_ratio"], row["accuracy_where"]) == (
-        "",
-        "",
-        "",
-        "",
-    )
+    assert (row["accuracy_date"], row["accuracy_join"]) == ("0.5", "0.5")
+    assert (row["accuracy_ratio"], row["accuracy_where"]) == ("", "")
     assert float(row["sql_exact_match"]) == pytest.approx(0.4)
     assert float(row["error_rate"]) == pytest.approx(0.1)  # the generation failure is not one
     assert float(row["timeout_rate"]) == pytest.approx(0.1)
     assert float(row["truncated_rate"]) == 0.0
+    assert float(row["generation_error_rate"]) == pytest.approx(0.1)  # its error_query_gen row
     assert float(row["latency_mean_s"]) == pytest.approx(sum(LATENCIES) / 9, abs=1e-6)
     assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == ("", "", str(sum(TOKENS)))
     assert row["suite_accuracy"] == ""
     assert "60.0% [31.3%, 83.2%]" in proc.stdout
+    assert proc.stdout.splitlines()[1].rstrip().endswith("40.0%    10.0%")  # sql=, gen.fail
+    assert f"warning: {SQL_EVAL_RESULTS}: 1 of 10 generations failed (generation_error)" in proc.stderr
 
 
 def test_report_on_a_sql_eval_results_file(tmp_path):
@@ -104,8 +110,9 @@ def test_report_on_a_sql_eval_results_file(tmp_path):
         "wrong result",
     ):
         assert reason in page, reason
-    for category in ("date_functions", "instruct", "table_join"):
-        assert f'data-category="{category}"' in page  # the row's own category, kept
+    for category in ("date", "instruct", "join"):
+        assert f'data-category="{category}"' in page  # sql-eval's names mapped to ours
+    assert 'data-category="date_functions"' not in page
     assert "60.0%" in page
 
 
@@ -129,9 +136,28 @@ def candidate_rows() -> list[dict[str, str]]:
     return rows
 
 
+def answered_baseline(tmp_path) -> Path:
+    """The fixture with its failed generation (row 2) answered, wrongly: a run compare gates."""
+    rows = fixture_rows()
+    rows[1].update(error_query_gen="0", error_msg="", generated_query="SELECT 1")
+    return write_run(tmp_path / "sql_eval.csv", rows, columns=list(rows[0]))
+
+
+def test_compare_refuses_a_sql_eval_run_whose_generation_failed(tmp_path):
+    ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf", "model": "tiny"})
+    for args in ((SQL_EVAL_RESULTS, ours), (ours, SQL_EVAL_RESULTS)):
+        proc = run_cli("compare", *args)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.strip().splitlines() == [
+            f"error: runs cannot be compared: {SQL_EVAL_RESULTS} has 1 failed generation(s) (first: "
+            "school: 'Rank the students by number of courses taken.': GENERATION ERROR: Request timed out); "
+            "fix the cause and rerun it (only the failed ones are generated again)"
+        ]
+
+
 def test_compare_gates_a_run_against_a_sql_eval_baseline(tmp_path):
     ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf", "model": "tiny"})
-    proc = run_cli("compare", SQL_EVAL_RESULTS, ours, "--json")
+    proc = run_cli("compare", answered_baseline(tmp_path), ours, "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["n"] == 10 and report["excluded_gold_errors"] == 0
@@ -144,14 +170,14 @@ def test_compare_gates_a_run_against_a_sql_eval_baseline(tmp_path):
         "What share of order lines are for mugs?",
         "Which month of 2023 had the most orders?",
     ]
-    date = report["by_category"]["date_functions"]
+    date = report["by_category"]["date"]
     assert date == {"n": 2, "baseline": 0.5, "candidate": 1.0, "delta": 0.5}
     assert report["passed"] is True
 
 
 def test_compare_fails_a_sql_eval_candidate_that_regressed(tmp_path):
     ours = write_run(tmp_path / "ours.csv", candidate_rows(), {"runner": "hf"})
-    proc = run_cli("compare", ours, SQL_EVAL_RESULTS)
+    proc = run_cli("compare", ours, answered_baseline(tmp_path))
     assert proc.returncode == 1, proc.stderr
     assert "overall: 70.0% -> 60.0% (-10.0 pts)" in proc.stdout
     assert "regression:" in proc.stderr

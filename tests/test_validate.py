@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,58 @@ def test_tie_broken_by_second_key_is_fine(cache_dir, tmp_path):
         'question,query,db_name,query_category\nQ?,"SELECT title, price FROM products ORDER BY 2 DESC, title LIMIT 2",shop,order_by\n'
     )
     assert validate(cache_dir, questions).returncode == 0
+
+
+SQL_EVAL_CATEGORIES = (
+    "date_functions",
+    "table_join",
+    "instruct",
+    "basic_left_join",
+    "instructions_cte_join",
+    "keywords_ratio",
+)
+
+
+def test_sql_eval_category_names_are_accepted_and_mapped(cache_dir, tmp_path):
+    """sql-eval's own names are no problem; the one real gold problem is the only one listed."""
+    questions = tmp_path / "q.csv"
+    lines = ["question,query,db_name,query_category"]
+    lines += [f"Q{i}?,SELECT COUNT(*) FROM products,shop,{c}" for i, c in enumerate(SQL_EVAL_CATEGORIES)]
+    lines.append("Broken?,SELECT nope FROM products,shop,date_functions")
+    questions.write_text("\n".join(lines) + "\n")
+    proc = validate(cache_dir, questions)
+    assert proc.returncode == 1
+    problems = [line for line in proc.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert len(problems) == 1 and 'gold fails: column "nope" does not exist' in problems[0]
+    assert "7 questions, 1 problem(s)" in proc.stdout
+    header = proc.stdout.splitlines()[0].split()
+    # date_functions and table_join count as ours; the others are reported as they are
+    assert header == [
+        "db_name",
+        "basic_left_join",
+        "date",
+        "instruct",
+        "instructions_cte_join",
+        "join",
+        "keywords_ratio",
+        "total",
+    ]
+    assert proc.stdout.splitlines()[1].split() == ["shop", "1", "2", "1", "1", "1", "1", "7"]
+
+
+def test_a_run_reports_sql_eval_categories_under_ours(cache_dir, tmp_path):
+    questions = tmp_path / "q.csv"
+    lines = ["question,query,db_name,query_category"]
+    lines += [f"Q{i}?,SELECT COUNT(*) FROM products,shop,{c}" for i, c in enumerate(SQL_EVAL_CATEGORIES)]
+    questions.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run.csv"
+    args = ["-q", questions, "--schemas", SAMPLE / "schemas", "--cache-dir", cache_dir, "-o", out]
+    proc = run_cli(*args, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["by_category"] == {
+        c: {"accuracy": 1.0, "n": 1}
+        for c in ("basic_left_join", "date", "instruct", "instructions_cte_join", "join", "keywords_ratio")
+    }
+    with out.open(newline="") as handle:  # the file keeps the category as written
+        assert [r["query_category"] for r in csv.DictReader(handle)] == list(SQL_EVAL_CATEGORIES)

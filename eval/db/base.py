@@ -87,6 +87,10 @@ class Backend(abc.ABC):
         """CREATE TABLE text with column comments, for prompts."""
         return ""
 
+    def engine_version(self) -> str:
+        """The engine and its version, for the summary (``PostgreSQL 16.4``); '' if unknown."""
+        return ""
+
     def close(self) -> None:
         """Close connections and stop what the backend started."""
 

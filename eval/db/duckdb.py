@@ -104,6 +104,9 @@ class DuckdbBackend(FileBackend):
         self._instances_lock = threading.Lock()
         self._watchdog = _Watchdog()
 
+    def engine_version(self) -> str:
+        return f"DuckDB {self._duck.__version__}"
+
     def _build(self, path: Path, statements: list[str]) -> None:
         conn = self._duck.connect(str(path))
         try:

@@ -554,6 +554,10 @@ class PostgresBackend(Backend):
             conn.commit()
             return rows
 
+    def engine_version(self) -> str:
+        [(version,)] = self.admin_query("postgres", "SHOW server_version")
+        return f"PostgreSQL {version}"
+
     def table_metadata(self, db_name: str) -> str:
         if db_name not in self._metadata:
             from eval.metadata import describe_tables, inline_comments

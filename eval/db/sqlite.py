@@ -63,6 +63,9 @@ class SqliteBackend(FileBackend):
     dialect = "sqlite"
     suffix = ".sqlite"
 
+    def engine_version(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
     def _build(self, path: Path, statements: list[str]) -> None:
         conn = sqlite3.connect(path)
         try:

@@ -130,6 +130,8 @@ def keyed_rows(run: Run) -> dict[PairKey, RunRow]:
 
 def pair_runs(baseline: Run, candidate: Run) -> Comparison:
     """Pair the two runs' rows, or raise BadInput saying why they cannot be compared."""
+    for run in (baseline, candidate):
+        refuse_failed_generations(run)
     before, after = keyed_rows(baseline), keyed_rows(candidate)
     only_before = [k for k in before if k not in after]
     only_after = [k for k in after if k not in before]
@@ -150,6 +152,19 @@ def pair_runs(baseline: Run, candidate: Run) -> Comparison:
     if not scored:
         raise BadInput("runs cannot be compared: no question whose gold ran in both runs")
     return Comparison(baseline, candidate, scored, excluded=len(pairs) - len(scored))
+
+
+def refuse_failed_generations(run: Run) -> None:
+    """BadInput when some of ``run``'s generations failed: gating it would blame the model for
+    an outage or a setting (a server down, a context too small)."""
+    failed = [r for r in run.rows if r.generation_error]
+    if failed:
+        first = failed[0]
+        raise BadInput(
+            f"runs cannot be compared: {run.path} has {len(failed)} failed generation(s) "
+            f"(first: {first.db_name}: {_short(first.question)!r}: {_short(first.generation_error, 120)}); "
+            "fix the cause and rerun it (only the failed ones are generated again)"
+        )
 
 
 def _count_and_first(keys: Sequence[PairKey]) -> str:

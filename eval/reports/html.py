@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 
 from eval import __version__
+from eval.categories import CATEGORIES
 from eval.cli import non_negative_int
 from eval.output import atomic_write_text
-from eval.records import CATEGORIES
 from eval.reports.leaderboard import (
     leaderboard_row,
     load_runs,
@@ -113,6 +113,7 @@ def leaderboard_table(runs: Sequence[Run], board: Sequence[tuple[int, Run, RunSt
         "exec errors",
         "timeouts",
         "cut off",
+        "gen. failed",
         "latency (s)",
         "tokens",
         "date",
@@ -141,6 +142,7 @@ def leaderboard_table(runs: Sequence[Run], board: Sequence[tuple[int, Run, RunSt
             _num(percent(row["error_rate"])),
             _num(percent(row["timeout_rate"])),
             _num(percent(row["truncated_rate"])),
+            _num(percent(row["generation_error_rate"])),
             _num("" if row["latency_mean_s"] == "" else f"{row['latency_mean_s']:.3f}"),
             _num(row["total_tokens"]),
             _td(row["created_at"]),

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.categories import CATEGORIES
 from eval.output import atomic_write_text
-from eval.records import CATEGORIES
 from eval.reports.runs import Run, load_run
 from eval.reports.stats import RunStats, run_stats
 
@@ -43,6 +43,7 @@ COLUMNS = (
     "error_rate",
     "timeout_rate",
     "truncated_rate",
+    "generation_error_rate",
     "latency_mean_s",
     "prompt_tokens",
     "completion_tokens",
@@ -106,6 +107,7 @@ def leaderboard_row(rank: int, run: Run, stats: RunStats) -> dict[str, Any]:
         "error_rate": stats.error_rate,
         "timeout_rate": stats.timeout_rate,
         "truncated_rate": stats.truncated_rate,
+        "generation_error_rate": stats.generation_error_rate,
         "latency_mean_s": stats.latency_mean_s,
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
@@ -158,6 +160,7 @@ def format_text(rows: Sequence[dict[str, Any]]) -> str:
     """A short table for the terminal (the CSV holds every column)."""
     header = (
         f"{'rank':>4}  {'run':<24} {'model':<20} {'n':>5}  {'accuracy (95% CI)':<24} {'suite':>6} {'sql=':>6}"
+        f" {'gen.fail':>8}"
     )
     lines = [header]
     for row in rows:
@@ -167,6 +170,7 @@ def format_text(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"{row['rank']:>4}  {_clip(row['run'], 24):<24} {_clip(row['model'] or row['runner'], 20):<20} "
             f"{row['n']:>5}  {accuracy:<24} {percent(row['suite_accuracy']):>6} {percent(row['sql_exact_match']):>6}"
+            f" {percent(row['generation_error_rate']):>8}"
         )
     return "\n".join(lines)
 
@@ -181,10 +185,19 @@ def _clip(text: str, width: int) -> str:
 
 
 def warn_about(runs: Sequence[Run]) -> None:
-    """On stderr: each run without its summary JSON, and runs over different question sets."""
+    """On stderr: each run without its summary JSON or with failed generations, and runs over
+    different question sets."""
     for run in runs:
         if not run.has_summary:
             print(f"note: {run.path}: no summary JSON beside it; run details are blank", file=sys.stderr)
+    for run in runs:
+        failed = sum(bool(r.generation_error) for r in run.rows)
+        if failed:
+            print(
+                f"warning: {run.path}: {failed} of {len(run.rows)} generations failed (generation_error); "
+                "its accuracy counts them as wrong answers",
+                file=sys.stderr,
+            )
     warning = mixed_sets_warning(runs)
     if warning:
         print(warning, file=sys.stderr)

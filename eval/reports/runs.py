@@ -55,6 +55,9 @@ class RunRow:
     truncated: bool = False
     """Cut off by the token budget mid-query (results without the column: False)."""
     error_msg: str = ""
+    generation_error: str = ""
+    """Why no answer was generated (an outage, a context overflow...), else ''. sql-eval's
+    ``error_query_gen`` = 1 reads as one, its ``error_msg`` the reason."""
     gold_error: str = ""
     mismatch: str = ""
     latency_s: float | None = None
@@ -80,6 +83,8 @@ class RunRow:
         """A short description of the failure: the error, the timeout, or the mismatch."""
         if self.gold_error:
             return f"gold failed: {self.gold_error}"
+        if self.generation_error:  # our error_msg says it already; sql-eval's holds the reason
+            return self.error_msg or f"generation failed: {self.generation_error}"
         if self.timeout:
             return f"timed out{': ' + self.error_msg if self.error_msg else ''}"
         if self.error_msg:
@@ -199,6 +204,7 @@ def _row(path: Path, q: Question) -> RunRow:
         timeout=_flag(fields.get("timeout", ""), where, "timeout"),
         truncated=_flag(fields.get("truncated", ""), where, "truncated"),
         error_msg=fields.get("error_msg", ""),
+        generation_error=_generation_error(fields, where),
         gold_error=fields.get("gold_error", ""),
         mismatch=fields.get("mismatch", ""),
         latency_s=_number(fields.get("latency_seconds", ""), where, "latency_seconds", float),
@@ -218,6 +224,16 @@ def _flag(text: str, where: str, column: str, *, required: bool = False) -> bool
     if text in _FALSE and not (required and text == ""):
         return False
     raise BadInput(f"{where}: {column} must be 0 or 1 (or 0.00/1.00, False/True), got {text!r}")
+
+
+def _generation_error(fields: Mapping[str, str], where: str) -> str:
+    """Our ``generation_error`` column, or sql-eval's ``error_query_gen`` flag with its message."""
+    ours = fields.get("generation_error", "").strip()
+    if ours or "generation_error" in fields:
+        return ours
+    if _flag(fields.get("error_query_gen", ""), where, "error_query_gen"):
+        return fields.get("error_msg", "").strip() or "generation failed"
+    return ""
 
 
 def _optional_flag(text: str, where: str) -> bool | None:

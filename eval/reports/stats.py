@@ -18,7 +18,7 @@ from statistics import NormalDist
 import sqlglot
 from sqlglot.errors import SqlglotError
 
-from eval.records import CATEGORIES
+from eval.categories import CATEGORIES
 from eval.reports.runs import Run, RunRow
 from eval.sqltext import DIALECT, SqlTextError, expand_gold, split_statements
 
@@ -135,6 +135,7 @@ class RunStats:
     error_rate: float | None = None
     timeout_rate: float | None = None
     truncated_rate: float | None = None
+    generation_error_rate: float | None = None
     latency_mean_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -166,6 +167,7 @@ def run_stats(run: Run) -> RunStats:
         error_rate=_rate(scored, lambda r: r.error_db_exec),
         timeout_rate=_rate(scored, lambda r: r.timeout),
         truncated_rate=_rate(scored, lambda r: r.truncated),
+        generation_error_rate=_rate(scored, lambda r: bool(r.generation_error)),
         latency_mean_s=_mean([r.latency_s for r in run.rows]),
         prompt_tokens=_total([r.prompt_tokens for r in run.rows]),
         completion_tokens=_total([r.completion_tokens for r in run.rows]),
