@@ -82,6 +82,13 @@ def _text_equality(node: exp.Expression) -> bool:
     )
 
 
+def _column_equality(node: exp.Expression) -> bool:
+    """``t.id = d.id`` (a join written in WHERE, a correlated subquery): no near miss either."""
+    return isinstance(node, exp.EQ) and all(
+        isinstance(side, exp.Column) for side in (node.this, node.expression)
+    )
+
+
 def _as_date(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text[:10])
@@ -93,7 +100,7 @@ def mutants(node: exp.Expression, fks: frozenset[tuple[str, str, str, str]]) -> 
     """The mutations that apply at ``node``, each as (kind, how to rewrite a copy of it)."""
     # A join condition's ``=`` turned ``>=`` is no near miss anyone writes.
     in_join = isinstance(node.find_ancestor(exp.Join, exp.Where, exp.Having, exp.Select), exp.Join)
-    if type(node) in _STRICTNESS and not in_join and not _text_equality(node):
+    if type(node) in _STRICTNESS and not in_join and not _text_equality(node) and not _column_equality(node):
         op = _STRICTNESS[type(node)]
         yield "comparison strictness", lambda n, op=op: op(this=n.this, expression=n.expression)
     if isinstance(node, exp.Literal) and _is_comparison_operand(node) and not in_join:
