@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from fractions import Fraction
 from pathlib import Path
 
 from sqlwriter import InsertLayout, Num, Value, items, write_sql
@@ -523,9 +524,10 @@ def make_sections(rng: random.Random, courses: list[tuple[Value, ...]], instruct
                 (sid, cid, instructor, year, semester, capacity, room, semester_start(year, semester))
             )
     # Two sections cancelled before enrolment opened: capacity 0 and (below) no enrolments.
+    # They keep the room they were booked into: a NULL room means an online section.
     for idx in (17, 60):
         r = rows[idx]
-        rows[idx] = (*r[:5], 0, None, r[7])
+        rows[idx] = (*r[:5], 0, *r[6:])
     return rows
 
 
@@ -634,8 +636,57 @@ def add_boundary_rows(enrollments, grades, sections, students, taken):
         spring_2023[1][0]: dt.datetime(2023, 1, 1, 0, 0, 0),
         spring_2023[2][0]: dt.datetime(2023, 1, 31, 12, 0, 0),
     }
-    enrollments = [(e[0], e[1], e[2], pins.get(e[0], e[3]), e[4], e[5]) for e in enrollments]
-    return enrollments, grades
+    # Spring 2025 registrations at the last second of 2024 and at midnight of 2025.
+    spring_2025 = [e for e in enrollments if _section(sections, e[2])[3:5] == (2025, "spring")]
+    pins[spring_2025[0][0]] = dt.datetime(2024, 12, 31, 23, 59, 59)
+    pins[spring_2025[1][0]] = dt.datetime(2025, 1, 1, 0, 0, 0)
+    # Drops one second before and exactly at a week after the first day of teaching.
+    late_drops = [
+        e
+        for e in enrollments
+        if e[5] is not None
+        and e[5] >= dt.datetime.combine(_section(sections, e[2])[7], dt.time()) + dt.timedelta(days=8)
+    ]
+    drops: dict[int, dt.datetime] = {}
+    for e, offset in zip(late_drops[:2], (dt.timedelta(days=7, seconds=-1), dt.timedelta(days=7))):
+        drops[e[0]] = dt.datetime.combine(_section(sections, e[2])[7], dt.time()) + offset
+    enrollments = [(e[0], e[1], e[2], pins.get(e[0], e[3]), e[4], drops.get(e[0], e[5])) for e in enrollments]
+    return enrollments, exactly_twenty_above(enrollments, grades, sections)
+
+
+def exactly_twenty_above(enrollments, grades, sections):
+    """Nudge one 2024 score (by at most 5 points) to exactly its section's average + 20, with
+    an average that is an exact decimal, so "more than 20 points above" and ">= 20" differ.
+    The student chosen is not more than 20 above the average in any other 2024 section."""
+    section_of = {e[0]: e[2] for e in enrollments}
+    student_of = {e[0]: e[1] for e in enrollments}
+    scored: dict[int, list[int]] = {}
+    for i, g in enumerate(grades):
+        if g[1] is not None and _section(sections, section_of[g[0]])[3] == 2024:
+            scored.setdefault(section_of[g[0]], []).append(i)
+    mean = {sec: sum(Fraction(grades[i][1].text) for i in pos) / len(pos) for sec, pos in scored.items()}
+    above_elsewhere: dict[Value, set[int]] = {}
+    for sec, positions in scored.items():
+        for i in positions:
+            if Fraction(grades[i][1].text) >= mean[sec] + 20:
+                above_elsewhere.setdefault(student_of[grades[i][0]], set()).add(sec)
+    for sec, positions in scored.items():
+        n = len(positions)
+        if n < 5:
+            continue
+        total = mean[sec] * n
+        for i in positions:
+            if above_elsewhere.get(student_of[grades[i][0]], set()) - {sec}:
+                continue
+            current = Fraction(grades[i][1].text)
+            target = (total - current + 20 * n) / (n - 1)
+            average = (total - current + target) / n
+            exact = (average * 10**6).denominator == 1
+            if exact and (target * 2).denominator == 1 and 50 <= target <= 100 and abs(target - current) <= 5:
+                g = grades[i]
+                grades[i] = (g[0], Num(float(target)), letter_for(float(target)), True, g[4])
+                return grades
+    raise AssertionError("no 2024 score can sit exactly 20 points above its section average")
 
 
 def _section(sections, section_id):
