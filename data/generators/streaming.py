@@ -532,8 +532,16 @@ def make_plays(
         when = dt.datetime.fromisoformat(stamp)
         # The first session from row 100 + 37 i on whose user had signed up and whose title
         # was available by then: no session precedes its user's sign-up or its title.
+        # The session at 2025-01-01 00:00 is by a user with no 2024 session, so taking it
+        # into 2024 (`<= '2025-01-01'`) adds a player to a genre's distinct 2024 players.
+        played_2024 = {r[1] for r in rows if r[4].year == 2024} if when.year == 2025 else set()  # type: ignore[union-attr]
         k = 100 + i * 37
-        while signed_up[rows[k][1]] > when.date() or added[rows[k][2]] > when.date():  # type: ignore[index,operator]
+        while (
+            signed_up[rows[k][1]] > when.date()  # type: ignore[index,operator]
+            or added[rows[k][2]] > when.date()  # type: ignore[index,operator]
+            or rows[k][1] in played_2024
+            or (when.year == 2025 and rows[k][2] % 17 == 0)  # type: ignore[operator]
+        ):
             k += 1
         rows[k][4] = when
         rows[k][3] = usable(rows[k][1], rows[k][3], when)  # type: ignore[arg-type]
@@ -581,6 +589,11 @@ def build() -> str:
     devices = make_devices(rng, users)
     plays = make_plays(rng, users, titles, devices)
     ratings = make_ratings(rng, plays)
+    # A sign-up on 31 December 2022: the first user who signed up in the second half of
+    # January 2023 did so a few weeks earlier (after everything else was drawn, so nothing of
+    # theirs precedes it and no other row moves).
+    late_january = next(u for u in users if dt.date(2023, 1, 16) <= u[4] <= dt.date(2023, 1, 31))  # type: ignore[operator]
+    late_january[4] = dt.date(2022, 12, 31)
     genres: list[list[Value]] = [list(g) for g in GENRES]
     tables = {
         "plans": plans,
