@@ -342,23 +342,8 @@ def build() -> str:
     )
 
     students = make_students(rng)
-    out.append(
-        LAYOUT.inserts(
-            "students",
-            [
-                "student_id",
-                "program_id",
-                "first_name",
-                "last_name",
-                "email",
-                "birth_date",
-                "nationality",
-                "enrolled_on",
-                "status",
-            ],
-            students,
-        )
-    )
+    students_at = len(out)
+    out.append("")  # the students' INSERTs, written once the registrations are drawn (below)
 
     instructors = make_instructors(rng)
     out.append(
@@ -397,6 +382,21 @@ def build() -> str:
     )
 
     enrollments, grades = make_enrollments(rng, students, courses, sections)
+    out[students_at] = LAYOUT.inserts(
+        "students",
+        [
+            "student_id",
+            "program_id",
+            "first_name",
+            "last_name",
+            "email",
+            "birth_date",
+            "nationality",
+            "enrolled_on",
+            "status",
+        ],
+        new_year_start(students),
+    )
     out.append(
         LAYOUT.inserts(
             "enrollments",
@@ -445,6 +445,20 @@ def make_students(rng: random.Random) -> list[tuple[Value, ...]]:
             status = rng.choices(["active", "withdrawn", "suspended"], [85, 10, 5])[0]
         rows.append((sid, pid, first, last, email, birth, nationality, start, status))
     return rows
+
+
+def new_year_start(students: list[tuple[Value, ...]]) -> list[tuple[Value, ...]]:
+    """The first PhD student of the February 2021 intake started on 1 January 2021 instead
+    (funding from the new year): a Friday in ISO week 53 of 2020, so the start year by
+    EXTRACT(ISOYEAR) differs from the calendar year. Done after the registrations are drawn,
+    so nothing else moves, and no registration of theirs precedes it."""
+    phd = {p[0] for p in PROGRAMS if p[3] == "PhD"}
+    rows = list(students)
+    for i, st in enumerate(rows):
+        if st[1] in phd and st[7] == dt.date(2021, 2, 1):
+            rows[i] = (*st[:7], dt.date(2021, 1, 1), *st[8:])
+            return rows
+    raise AssertionError("no PhD student of the February 2021 intake")
 
 
 def make_instructors(rng: random.Random) -> list[tuple[Value, ...]]:
@@ -616,7 +630,50 @@ def make_enrollments(rng, students, courses, sections):
                 # Half-point scores: ties between students are common.
                 score = max(0.0, min(100.0, round(raw * 2) / 2))
                 grades.append((eid, Num(score), letter_for(score), score >= 50, graded))
+    enrollments, grades = add_tie_rows(enrollments, grades, sections, students, courses, taken)
     enrollments, grades = add_boundary_rows(enrollments, grades, sections, students, taken)
+    return enrollments, grades
+
+
+def add_tie_rows(enrollments, grades, sections, students, courses, taken):
+    """Two registrations that make ties: PHYS240 reaches PHYS230's registration count (the
+    most-registered course of Physics is a tie, so ROW_NUMBER drops one), and History's 2024
+    pass rate reaches its 2023 rate exactly (12 of 15 as 24 of 30), so `<` and `<=` differ."""
+    code_of = {int(c[0]): str(c[2]) for c in courses}
+    program_of = {int(st[0]): int(st[1]) for st in students}
+
+    def newcomer(program_id: int, course_id: int, section) -> int:
+        for st in students:
+            sid = int(st[0])
+            early = st[7] <= section[7] - dt.timedelta(days=60)
+            registers = sid % 37 != 0  # those never register (make_enrollments)
+            if program_of[sid] == program_id and early and registers and (sid, course_id) not in taken:
+                taken.add((sid, course_id))
+                return sid
+        raise AssertionError(f"no student of programme {program_id} for course {course_id}")
+
+    def last_section(code: str, year: int):
+        return [s for s in sections if code_of[int(s[1])] == code and int(s[3]) <= year and int(s[5]) > 0][-1]
+
+    lab = last_section("PHYS240", 2024)
+    eid = len(enrollments) + 1
+    start = dt.datetime.combine(lab[7], dt.time(10, 0))
+    enrollments.append(
+        (
+            eid,
+            newcomer(3, int(lab[1]), lab),
+            lab[0],
+            start - dt.timedelta(days=10),
+            "dropped",
+            start + dt.timedelta(days=20),
+        )
+    )
+    hist = [s for s in sections if code_of[int(s[1])] == "HIST250" and int(s[3]) == 2024][0]
+    start = dt.datetime.combine(hist[7], dt.time(10, 0))
+    enrollments.append(
+        (eid + 1, newcomer(11, int(hist[1]), hist), hist[0], start - dt.timedelta(days=12), "completed", None)
+    )
+    grades.append((eid + 1, Num(65.0), letter_for(65.0), True, start + dt.timedelta(days=110)))
     return enrollments, grades
 
 

@@ -330,7 +330,7 @@ INSERT INTO students (student_id, program_id, first_name, last_name, email, birt
   (152, 13, 'Nadia', 'Silva', 'n.silva@uni.example.edu', '1998-10-27', 'DE', '2020-09-01', 'graduated'),
   (153, 8, 'Nadia', 'Costa', 'n.costa@uni.example.edu', '2001-08-15', 'IN', '2023-09-01', 'active'),
   (154, 14, 'José', 'Lindqvist', 'j.lindqvist@uni.example.edu', '2001-04-24', NULL, '2023-02-01', 'graduated'),
-  (155, 4, 'Dmitri', 'Dubois', 'd.dubois@uni.example.edu', '1993-08-02', 'PT', '2021-02-01', 'graduated'),
+  (155, 4, 'Dmitri', 'Dubois', 'd.dubois@uni.example.edu', '1993-08-02', 'PT', '2021-01-01', 'graduated'),
   (156, 3, 'Elif', 'Bianchi', 'e.bianchi@uni.example.edu', '2006-07-11', 'NL', '2024-09-01', 'active'),
   (157, 8, 'Ingrid', 'Moreau', NULL, '2002-12-02', 'IT', '2024-09-01', 'active'),
   (158, 5, 'Priya', 'Costa', 'p.costa@uni.example.edu', '1999-04-10', 'PT', '2020-02-01', 'graduated'),
@@ -2626,7 +2626,9 @@ INSERT INTO enrollments (enrollment_id, student_id, section_id, enrolled_at, sta
   (1757, 420, 85, '2023-01-12 14:15:00', 'completed', NULL),
   (1758, 420, 101, '2023-07-21 10:30:00', 'completed', NULL),
   (1759, 420, 107, '2022-07-15 18:00:00', 'completed', NULL),
-  (1760, 420, 121, '2023-08-13 20:59:00', 'completed', NULL);
+  (1760, 420, 121, '2023-08-13 20:59:00', 'completed', NULL),
+  (1761, 191, 40, '2024-02-03 10:00:00', 'dropped', '2024-03-04 10:00:00'),
+  (1762, 291, 117, '2024-02-01 10:00:00', 'completed', NULL);
 
 INSERT INTO grades (enrollment_id, score, letter, passed, graded_at) VALUES
   (1, 64.00, 'D', TRUE, '2024-01-13 10:30:00'),
@@ -4057,7 +4059,8 @@ INSERT INTO grades (enrollment_id, score, letter, passed, graded_at) VALUES
   (1757, 62.50, 'D', TRUE, '2023-06-03 14:00:00'),
   (1758, 71.00, 'C', TRUE, '2024-01-11 12:00:00'),
   (1759, 66.50, 'D', TRUE, '2023-01-07 17:30:00'),
-  (1760, NULL, 'P', TRUE, '2023-12-29 11:00:00');
+  (1760, NULL, 'P', TRUE, '2023-12-29 11:00:00'),
+  (1762, 65.00, 'D', TRUE, '2024-06-02 10:00:00');
 
 INSERT INTO scholarships (scholarship_id, student_id, name, amount, awarded_on, academic_year, renewable) VALUES
   (1, 3, 'Merit Scholarship', 3000.00, '2020-08-23', '2020/21', TRUE),
