@@ -349,7 +349,13 @@ def make_users(rng: random.Random) -> list[list[Value]]:
         referred = rng.randint(1, user_id - 1) if user_id > 10 and rng.random() < 0.2 else None
         rows.append([user_id, name, email, country, signup, birth, referred, rng.random() < 0.85])
     # Sign-ups exactly on year and month boundaries.
-    for user_id, day in [(5, "2022-01-01"), (6, "2023-01-01"), (7, "2024-02-29"), (8, "2023-12-31")]:
+    for user_id, day in [
+        (5, "2022-01-01"),
+        (6, "2023-01-01"),
+        (7, "2024-02-29"),
+        (8, "2023-12-31"),
+        (9, "2024-01-01"),
+    ]:
         rows[user_id - 1][4] = dt.date.fromisoformat(day)
     rows[11][1] = "josé g."  # another José, in lower case: text compares exactly
     rows[13][1] = "Seán O'Brien"  # a quote to escape
@@ -386,6 +392,12 @@ def make_subscriptions(rng: random.Random, users: Sequence[Sequence[Value]]) -> 
             if ended is None:
                 break
             day = ended + dt.timedelta(days=rng.choice([1, 1, 5, 40]))
+    # A subscription that ended the day before 1 January 2024 (one ends on it, two start on
+    # it, one starts the day after): "running on 1 January 2024" bounds all differ.
+    for row in rows:
+        if isinstance(row[4], dt.date) and dt.date(2023, 12, 26) <= row[4] <= dt.date(2023, 12, 31):
+            row[4] = dt.date(2023, 12, 31)
+            break
     return rows
 
 
@@ -423,6 +435,10 @@ def make_titles(rng: random.Random) -> list[list[Value]]:
     rows[22][1] = "Nuit Blanche à Montréal"
     for row in rows[9:11]:
         row[8] = max(row[8], dt.date(row[3], 1, 1))  # type: ignore[arg-type,type-var]
+    # Additions on the last day of a quarter and the first day of the next (Q1 2025 bounds).
+    for row, day in [(rows[30], "2025-03-31"), (rows[31], "2025-04-01")]:
+        row[8] = dt.date.fromisoformat(day)
+        row[3] = min(row[3], 2025)  # type: ignore[type-var]
     return rows
 
 
@@ -447,9 +463,11 @@ def make_devices(rng: random.Random, users: Sequence[Sequence[Value]]) -> list[l
         assert isinstance(user_id, int) and isinstance(signup, dt.date)
         if user_id % 13 == 0:  # never registered a device
             continue
-        for _ in range(rng.choice([1, 1, 2, 2, 2, 3, 4])):
+        for n in range(rng.choice([1, 1, 2, 2, 2, 3, 4])):
             kind = rng.choice(DEVICE_TYPES)
-            when = moment_on(rng, day_between(rng, signup, min(signup + dt.timedelta(days=400), END)))
+            day = day_between(rng, signup, min(signup + dt.timedelta(days=400), END))
+            # The first device is the one the user signed up on: registered that same day.
+            when = moment_on(rng, signup if n == 0 else day)
             rows.append([len(rows) + 1, user_id, kind, rng.choice(OS_BY_TYPE[kind]), when])
     return rows
 
@@ -461,8 +479,19 @@ def make_plays(
     devices: Sequence[Sequence[Value]],
 ) -> list[list[Value]]:
     by_user: dict[int, list[int]] = {}
+    registered: dict[int, dt.datetime] = {}
     for device in devices:
         by_user.setdefault(device[1], []).append(device[0])  # type: ignore[arg-type]
+        registered[device[0]] = device[4]  # type: ignore[index,assignment]
+
+    def usable(user_id: int, picked: int | None, when: dt.datetime) -> int | None:
+        """A session cannot come from a device registered after it started: fall back to the
+        user's latest device registered by then, or to none (an unregistered device)."""
+        if picked is None or registered[picked] <= when:
+            return picked
+        earlier = [d for d in by_user[user_id] if registered[d] <= when]
+        return max(earlier, key=lambda d: registered[d]) if earlier else None
+
     # Popularity is skewed; every 19th title is never played.
     playable = [t for t in titles if t[0] % 19 != 0]
     weights = [1 + (i * 7919) % 13 for i in range(len(playable))]
@@ -476,6 +505,7 @@ def make_plays(
         when = moment_on(rng, day_between(rng, first, END))
         devs = by_user.get(user[0], [])  # type: ignore[arg-type]
         device = rng.choice(devs) if devs and rng.random() > 0.06 else None
+        device = usable(user[0], device, when)  # type: ignore[arg-type]
         runtime = title[4] if isinstance(title[4], int) else 60
         roll = rng.random()
         if roll < 0.05:
@@ -496,8 +526,25 @@ def make_plays(
         "2025-01-01 00:00:00",
         "2022-07-01 00:00:00",
     ]
+    signed_up = {u[0]: u[4] for u in users}
+    added = {t[0]: t[8] for t in titles}
     for i, stamp in enumerate(edges):
-        rows[100 + i * 37][4] = dt.datetime.fromisoformat(stamp)
+        when = dt.datetime.fromisoformat(stamp)
+        # The first session from row 100 + 37 i on whose user had signed up and whose title
+        # was available by then: no session precedes its user's sign-up or its title.
+        # The session at 2025-01-01 00:00 is by a user with no 2024 session, so taking it
+        # into 2024 (`<= '2025-01-01'`) adds a player to a genre's distinct 2024 players.
+        played_2024 = {r[1] for r in rows if r[4].year == 2024} if when.year == 2025 else set()  # type: ignore[union-attr]
+        k = 100 + i * 37
+        while (
+            signed_up[rows[k][1]] > when.date()  # type: ignore[index,operator]
+            or added[rows[k][2]] > when.date()  # type: ignore[index,operator]
+            or rows[k][1] in played_2024
+            or (when.year == 2025 and rows[k][2] % 17 == 0)  # type: ignore[operator]
+        ):
+            k += 1
+        rows[k][4] = when
+        rows[k][3] = usable(rows[k][1], rows[k][3], when)  # type: ignore[arg-type]
     return rows
 
 
@@ -542,6 +589,11 @@ def build() -> str:
     devices = make_devices(rng, users)
     plays = make_plays(rng, users, titles, devices)
     ratings = make_ratings(rng, plays)
+    # A sign-up on 31 December 2022: the first user who signed up in the second half of
+    # January 2023 did so a few weeks earlier (after everything else was drawn, so nothing of
+    # theirs precedes it and no other row moves).
+    late_january = next(u for u in users if dt.date(2023, 1, 16) <= u[4] <= dt.date(2023, 1, 31))  # type: ignore[operator]
+    late_january[4] = dt.date(2022, 12, 31)
     genres: list[list[Value]] = [list(g) for g in GENRES]
     tables = {
         "plans": plans,

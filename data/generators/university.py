@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from fractions import Fraction
 from pathlib import Path
 
 from sqlwriter import InsertLayout, Num, Value, items, write_sql
@@ -341,23 +342,8 @@ def build() -> str:
     )
 
     students = make_students(rng)
-    out.append(
-        LAYOUT.inserts(
-            "students",
-            [
-                "student_id",
-                "program_id",
-                "first_name",
-                "last_name",
-                "email",
-                "birth_date",
-                "nationality",
-                "enrolled_on",
-                "status",
-            ],
-            students,
-        )
-    )
+    students_at = len(out)
+    out.append("")  # the students' INSERTs, written once the registrations are drawn (below)
 
     instructors = make_instructors(rng)
     out.append(
@@ -396,6 +382,21 @@ def build() -> str:
     )
 
     enrollments, grades = make_enrollments(rng, students, courses, sections)
+    out[students_at] = LAYOUT.inserts(
+        "students",
+        [
+            "student_id",
+            "program_id",
+            "first_name",
+            "last_name",
+            "email",
+            "birth_date",
+            "nationality",
+            "enrolled_on",
+            "status",
+        ],
+        new_year_start(students),
+    )
     out.append(
         LAYOUT.inserts(
             "enrollments",
@@ -444,6 +445,20 @@ def make_students(rng: random.Random) -> list[tuple[Value, ...]]:
             status = rng.choices(["active", "withdrawn", "suspended"], [85, 10, 5])[0]
         rows.append((sid, pid, first, last, email, birth, nationality, start, status))
     return rows
+
+
+def new_year_start(students: list[tuple[Value, ...]]) -> list[tuple[Value, ...]]:
+    """The first PhD student of the February 2021 intake started on 1 January 2021 instead
+    (funding from the new year): a Friday in ISO week 53 of 2020, so the start year by
+    EXTRACT(ISOYEAR) differs from the calendar year. Done after the registrations are drawn,
+    so nothing else moves, and no registration of theirs precedes it."""
+    phd = {p[0] for p in PROGRAMS if p[3] == "PhD"}
+    rows = list(students)
+    for i, st in enumerate(rows):
+        if st[1] in phd and st[7] == dt.date(2021, 2, 1):
+            rows[i] = (*st[:7], dt.date(2021, 1, 1), *st[8:])
+            return rows
+    raise AssertionError("no PhD student of the February 2021 intake")
 
 
 def make_instructors(rng: random.Random) -> list[tuple[Value, ...]]:
@@ -523,9 +538,10 @@ def make_sections(rng: random.Random, courses: list[tuple[Value, ...]], instruct
                 (sid, cid, instructor, year, semester, capacity, room, semester_start(year, semester))
             )
     # Two sections cancelled before enrolment opened: capacity 0 and (below) no enrolments.
+    # They keep the room they were booked into: a NULL room means an online section.
     for idx in (17, 60):
         r = rows[idx]
-        rows[idx] = (*r[:5], 0, None, r[7])
+        rows[idx] = (*r[:5], 0, *r[6:])
     return rows
 
 
@@ -614,7 +630,50 @@ def make_enrollments(rng, students, courses, sections):
                 # Half-point scores: ties between students are common.
                 score = max(0.0, min(100.0, round(raw * 2) / 2))
                 grades.append((eid, Num(score), letter_for(score), score >= 50, graded))
+    enrollments, grades = add_tie_rows(enrollments, grades, sections, students, courses, taken)
     enrollments, grades = add_boundary_rows(enrollments, grades, sections, students, taken)
+    return enrollments, grades
+
+
+def add_tie_rows(enrollments, grades, sections, students, courses, taken):
+    """Two registrations that make ties: PHYS240 reaches PHYS230's registration count (the
+    most-registered course of Physics is a tie, so ROW_NUMBER drops one), and History's 2024
+    pass rate reaches its 2023 rate exactly (12 of 15 as 24 of 30), so `<` and `<=` differ."""
+    code_of = {int(c[0]): str(c[2]) for c in courses}
+    program_of = {int(st[0]): int(st[1]) for st in students}
+
+    def newcomer(program_id: int, course_id: int, section) -> int:
+        for st in students:
+            sid = int(st[0])
+            early = st[7] <= section[7] - dt.timedelta(days=60)
+            registers = sid % 37 != 0  # those never register (make_enrollments)
+            if program_of[sid] == program_id and early and registers and (sid, course_id) not in taken:
+                taken.add((sid, course_id))
+                return sid
+        raise AssertionError(f"no student of programme {program_id} for course {course_id}")
+
+    def last_section(code: str, year: int):
+        return [s for s in sections if code_of[int(s[1])] == code and int(s[3]) <= year and int(s[5]) > 0][-1]
+
+    lab = last_section("PHYS240", 2024)
+    eid = len(enrollments) + 1
+    start = dt.datetime.combine(lab[7], dt.time(10, 0))
+    enrollments.append(
+        (
+            eid,
+            newcomer(3, int(lab[1]), lab),
+            lab[0],
+            start - dt.timedelta(days=10),
+            "dropped",
+            start + dt.timedelta(days=20),
+        )
+    )
+    hist = [s for s in sections if code_of[int(s[1])] == "HIST250" and int(s[3]) == 2024][0]
+    start = dt.datetime.combine(hist[7], dt.time(10, 0))
+    enrollments.append(
+        (eid + 1, newcomer(11, int(hist[1]), hist), hist[0], start - dt.timedelta(days=12), "completed", None)
+    )
+    grades.append((eid + 1, Num(65.0), letter_for(65.0), True, start + dt.timedelta(days=110)))
     return enrollments, grades
 
 
@@ -634,8 +693,57 @@ def add_boundary_rows(enrollments, grades, sections, students, taken):
         spring_2023[1][0]: dt.datetime(2023, 1, 1, 0, 0, 0),
         spring_2023[2][0]: dt.datetime(2023, 1, 31, 12, 0, 0),
     }
-    enrollments = [(e[0], e[1], e[2], pins.get(e[0], e[3]), e[4], e[5]) for e in enrollments]
-    return enrollments, grades
+    # Spring 2025 registrations at the last second of 2024 and at midnight of 2025.
+    spring_2025 = [e for e in enrollments if _section(sections, e[2])[3:5] == (2025, "spring")]
+    pins[spring_2025[0][0]] = dt.datetime(2024, 12, 31, 23, 59, 59)
+    pins[spring_2025[1][0]] = dt.datetime(2025, 1, 1, 0, 0, 0)
+    # Drops one second before and exactly at a week after the first day of teaching.
+    late_drops = [
+        e
+        for e in enrollments
+        if e[5] is not None
+        and e[5] >= dt.datetime.combine(_section(sections, e[2])[7], dt.time()) + dt.timedelta(days=8)
+    ]
+    drops: dict[int, dt.datetime] = {}
+    for e, offset in zip(late_drops[:2], (dt.timedelta(days=7, seconds=-1), dt.timedelta(days=7))):
+        drops[e[0]] = dt.datetime.combine(_section(sections, e[2])[7], dt.time()) + offset
+    enrollments = [(e[0], e[1], e[2], pins.get(e[0], e[3]), e[4], drops.get(e[0], e[5])) for e in enrollments]
+    return enrollments, exactly_twenty_above(enrollments, grades, sections)
+
+
+def exactly_twenty_above(enrollments, grades, sections):
+    """Nudge one 2024 score (by at most 5 points) to exactly its section's average + 20, with
+    an average that is an exact decimal, so "more than 20 points above" and ">= 20" differ.
+    The student chosen is not more than 20 above the average in any other 2024 section."""
+    section_of = {e[0]: e[2] for e in enrollments}
+    student_of = {e[0]: e[1] for e in enrollments}
+    scored: dict[int, list[int]] = {}
+    for i, g in enumerate(grades):
+        if g[1] is not None and _section(sections, section_of[g[0]])[3] == 2024:
+            scored.setdefault(section_of[g[0]], []).append(i)
+    mean = {sec: sum(Fraction(grades[i][1].text) for i in pos) / len(pos) for sec, pos in scored.items()}
+    above_elsewhere: dict[Value, set[int]] = {}
+    for sec, positions in scored.items():
+        for i in positions:
+            if Fraction(grades[i][1].text) >= mean[sec] + 20:
+                above_elsewhere.setdefault(student_of[grades[i][0]], set()).add(sec)
+    for sec, positions in scored.items():
+        n = len(positions)
+        if n < 5:
+            continue
+        total = mean[sec] * n
+        for i in positions:
+            if above_elsewhere.get(student_of[grades[i][0]], set()) - {sec}:
+                continue
+            current = Fraction(grades[i][1].text)
+            target = (total - current + 20 * n) / (n - 1)
+            average = (total - current + target) / n
+            exact = (average * 10**6).denominator == 1
+            if exact and (target * 2).denominator == 1 and 50 <= target <= 100 and abs(target - current) <= 5:
+                g = grades[i]
+                grades[i] = (g[0], Num(float(target)), letter_for(float(target)), True, g[4])
+                return grades
+    raise AssertionError("no 2024 score can sit exactly 20 points above its section average")
 
 
 def _section(sections, section_id):

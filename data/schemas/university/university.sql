@@ -330,7 +330,7 @@ INSERT INTO students (student_id, program_id, first_name, last_name, email, birt
   (152, 13, 'Nadia', 'Silva', 'n.silva@uni.example.edu', '1998-10-27', 'DE', '2020-09-01', 'graduated'),
   (153, 8, 'Nadia', 'Costa', 'n.costa@uni.example.edu', '2001-08-15', 'IN', '2023-09-01', 'active'),
   (154, 14, 'José', 'Lindqvist', 'j.lindqvist@uni.example.edu', '2001-04-24', NULL, '2023-02-01', 'graduated'),
-  (155, 4, 'Dmitri', 'Dubois', 'd.dubois@uni.example.edu', '1993-08-02', 'PT', '2021-02-01', 'graduated'),
+  (155, 4, 'Dmitri', 'Dubois', 'd.dubois@uni.example.edu', '1993-08-02', 'PT', '2021-01-01', 'graduated'),
   (156, 3, 'Elif', 'Bianchi', 'e.bianchi@uni.example.edu', '2006-07-11', 'NL', '2024-09-01', 'active'),
   (157, 8, 'Ingrid', 'Moreau', NULL, '2002-12-02', 'IT', '2024-09-01', 'active'),
   (158, 5, 'Priya', 'Costa', 'p.costa@uni.example.edu', '1999-04-10', 'PT', '2020-02-01', 'graduated'),
@@ -709,7 +709,7 @@ INSERT INTO course_sections (section_id, course_id, instructor_id, academic_year
   (15, 4, 12, 2022, 'spring', 50, 'MA-104', '2022-02-13'),
   (16, 4, 23, 2023, 'spring', 60, 'MA-328', '2023-02-13'),
   (17, 4, 31, 2024, 'spring', 60, 'MA-313', '2024-02-13'),
-  (18, 4, NULL, 2025, 'spring', 0, NULL, '2025-02-13'),
+  (18, 4, NULL, 2025, 'spring', 0, 'MA-106', '2025-02-13'),
   (19, 5, 12, 2021, 'fall', 40, 'MA-324', '2021-09-12'),
   (20, 5, 31, 2023, 'fall', 60, 'MA-316', '2023-09-12'),
   (21, 6, 31, 2022, 'spring', 25, 'MA-224', '2022-02-13'),
@@ -752,7 +752,7 @@ INSERT INTO course_sections (section_id, course_id, instructor_id, academic_year
   (58, 15, 38, 2024, 'spring', 50, 'CS-115', '2024-02-13'),
   (59, 15, NULL, 2025, 'spring', 60, 'CS-111', '2025-02-13'),
   (60, 16, 28, 2021, 'spring', 40, 'CS-302', '2021-02-13'),
-  (61, 16, 32, 2022, 'spring', 0, NULL, '2022-02-13'),
+  (61, 16, 32, 2022, 'spring', 0, 'CS-125', '2022-02-13'),
   (62, 16, NULL, 2023, 'spring', 40, 'CS-216', '2023-02-13'),
   (63, 16, 3, 2024, 'spring', 60, 'CS-229', '2024-02-13'),
   (64, 16, NULL, 2025, 'spring', 50, 'CS-213', '2025-02-13'),
@@ -877,7 +877,7 @@ INSERT INTO enrollments (enrollment_id, student_id, section_id, enrolled_at, sta
   (12, 4, 2, '2022-09-02 07:00:00', 'completed', NULL),
   (13, 4, 6, '2022-08-17 08:05:00', 'completed', NULL),
   (14, 4, 11, '2022-12-31 23:30:00', 'completed', NULL),
-  (15, 4, 17, '2023-12-31 23:59:59', 'dropped', '2024-03-20 20:00:00'),
+  (15, 4, 17, '2023-12-31 23:59:59', 'dropped', '2024-02-19 23:59:59'),
   (16, 4, 20, '2023-08-29 17:15:00', 'completed', NULL),
   (17, 4, 86, '2024-01-31 23:59:00', 'completed', NULL),
   (18, 4, 98, '2024-02-01 00:00:00', 'completed', NULL),
@@ -887,8 +887,8 @@ INSERT INTO enrollments (enrollment_id, student_id, section_id, enrolled_at, sta
   (22, 4, 147, '2023-12-30 14:30:00', 'completed', NULL),
   (23, 5, 139, '2024-07-22 13:00:00', 'completed', NULL),
   (24, 5, 143, '2024-08-01 18:30:00', 'completed', NULL),
-  (25, 5, 148, '2025-01-09 23:15:00', 'enrolled', NULL),
-  (26, 5, 169, '2025-01-06 23:59:00', 'enrolled', NULL),
+  (25, 5, 148, '2024-12-31 23:59:59', 'enrolled', NULL),
+  (26, 5, 169, '2025-01-01 00:00:00', 'enrolled', NULL),
   (27, 6, 95, '2021-01-09 07:30:00', 'completed', NULL),
   (28, 7, 33, '2022-02-08 21:59:00', 'completed', NULL),
   (29, 7, 91, '2021-09-09 10:05:00', 'completed', NULL),
@@ -901,7 +901,7 @@ INSERT INTO enrollments (enrollment_id, student_id, section_id, enrolled_at, sta
   (36, 8, 20, '2023-08-17 12:15:00', 'completed', NULL),
   (37, 8, 57, '2023-01-06 15:05:00', 'completed', NULL),
   (38, 8, 63, '2024-01-08 12:45:00', 'completed', NULL),
-  (39, 8, 93, '2023-08-17 21:59:00', 'dropped', '2023-10-06 11:00:00'),
+  (39, 8, 93, '2023-08-17 21:59:00', 'dropped', '2023-09-19 00:00:00'),
   (40, 8, 98, '2024-02-06 09:15:00', 'completed', NULL),
   (41, 8, 107, '2022-07-24 12:30:00', 'completed', NULL),
   (42, 8, 168, '2023-12-25 10:15:00', 'completed', NULL),
@@ -2626,7 +2626,9 @@ INSERT INTO enrollments (enrollment_id, student_id, section_id, enrolled_at, sta
   (1757, 420, 85, '2023-01-12 14:15:00', 'completed', NULL),
   (1758, 420, 101, '2023-07-21 10:30:00', 'completed', NULL),
   (1759, 420, 107, '2022-07-15 18:00:00', 'completed', NULL),
-  (1760, 420, 121, '2023-08-13 20:59:00', 'completed', NULL);
+  (1760, 420, 121, '2023-08-13 20:59:00', 'completed', NULL),
+  (1761, 191, 40, '2024-02-03 10:00:00', 'dropped', '2024-03-04 10:00:00'),
+  (1762, 291, 117, '2024-02-01 10:00:00', 'completed', NULL);
 
 INSERT INTO grades (enrollment_id, score, letter, passed, graded_at) VALUES
   (1, 64.00, 'D', TRUE, '2024-01-13 10:30:00'),
@@ -2968,7 +2970,7 @@ INSERT INTO grades (enrollment_id, score, letter, passed, graded_at) VALUES
   (411, 79.50, 'C', TRUE, '2022-06-08 13:30:00'),
   (412, 66.00, 'D', TRUE, '2022-01-06 17:30:00'),
   (413, 71.50, 'C', TRUE, '2022-12-30 09:30:00'),
-  (416, 78.00, 'C', TRUE, '2024-06-01 17:00:00'),
+  (416, 80.00, 'B', TRUE, '2024-06-01 17:00:00'),
   (417, 71.00, 'C', TRUE, '2024-01-13 14:30:00'),
   (418, 62.50, 'D', TRUE, '2023-01-11 12:00:00'),
   (419, 77.50, 'C', TRUE, '2023-01-14 10:00:00'),
@@ -4057,7 +4059,8 @@ INSERT INTO grades (enrollment_id, score, letter, passed, graded_at) VALUES
   (1757, 62.50, 'D', TRUE, '2023-06-03 14:00:00'),
   (1758, 71.00, 'C', TRUE, '2024-01-11 12:00:00'),
   (1759, 66.50, 'D', TRUE, '2023-01-07 17:30:00'),
-  (1760, NULL, 'P', TRUE, '2023-12-29 11:00:00');
+  (1760, NULL, 'P', TRUE, '2023-12-29 11:00:00'),
+  (1762, 65.00, 'D', TRUE, '2024-06-02 10:00:00');
 
 INSERT INTO scholarships (scholarship_id, student_id, name, amount, awarded_on, academic_year, renewable) VALUES
   (1, 3, 'Merit Scholarship', 3000.00, '2020-08-23', '2020/21', TRUE),
