@@ -6,7 +6,9 @@ the old ``use_beam_search`` sampling flag). Prompts are tokenized here, with the
 chat template where it has one (runners/chat_prompt.py, as the hf runner), and handed to
 vLLM as token ids, so both runners see the same tokens. Greedy decoding also stops where
 the hf runner does, at the closing fence when the prompt left one open (beam search has
-no stop strings in vLLM: it ends at EOS or the length limit). An adapter (``-a``) is served as a
+no stop strings in vLLM: it ends at EOS or the length limit). Each generation carries
+vLLM's finish reason, ``"length"`` when ``max_tokens`` ran out (truncated); under beam
+search the best beam's, where this vLLM records one. An adapter (``-a``) is served as a
 LoRA (``enable_lora=True`` and a ``LoRARequest``); multi-GPU and quantization flags are
 passed through to the engine.
 
@@ -29,6 +31,9 @@ from runners.chat_prompt import encode_with_stops
 from runners.model_ref import check_model_ref, missing_module
 
 ADAPTER_NAME = "sqlharness-adapter"
+
+_Finished = tuple[list[list[int]], str | None]
+"""A prompt's candidates (generated token ids, best first) and why the best one ended."""
 
 
 class VLLMRunner(Runner):
@@ -72,11 +77,11 @@ class VLLMRunner(Runner):
             return
         started = time.perf_counter()
         if self.config.num_beams > 1:
-            beams = self._beam_search(prompts)
+            finished = self._beam_search(prompts)
         else:
-            beams = self._greedy(prompts, [stop for _, stop in encoded])
+            finished = self._greedy(prompts, [stop for _, stop in encoded])
         latency = (time.perf_counter() - started) / len(prompts)
-        for index, (prompt, candidates) in enumerate(zip(prompts, beams)):
+        for index, (prompt, (candidates, reason)) in enumerate(zip(prompts, finished)):
             texts = tuple(self.tokenizer.decode(tokens, skip_special_tokens=True) for tokens in candidates)
             yield (
                 index,
@@ -86,26 +91,38 @@ class VLLMRunner(Runner):
                     prompt_tokens=len(prompt),
                     completion_tokens=len(candidates[0]) if candidates else 0,
                     beams=texts,
+                    finish_reason=reason,
                 ),
             )
 
-    def _greedy(self, prompts: list[list[int]], stops: list[list[str]]) -> list[list[list[int]]]:
-        """Per prompt, the generated token ids (one candidate); each prompt its own stops."""
+    def _greedy(self, prompts: list[list[int]], stops: list[list[str]]) -> list[_Finished]:
+        """Per prompt, the generated token ids (one candidate) and why generation ended;
+        each prompt its own stops."""
         params = [sampling_params(self.config, stop) for stop in stops]
         outputs = self.llm.generate(
             [{"prompt_token_ids": p} for p in prompts], params, lora_request=self.lora, use_tqdm=False
         )
-        return [[list(o.outputs[0].token_ids)] if o.outputs else [] for o in outputs]
+        # CompletionOutput.finish_reason is "stop" (EOS or a stop string) or "length"
+        # (max_tokens ran out), the vocabulary Generation.finish_reason uses.
+        return [
+            ([list(o.outputs[0].token_ids)], o.outputs[0].finish_reason) if o.outputs else ([], None)
+            for o in outputs
+        ]
 
-    def _beam_search(self, prompts: list[list[int]]) -> list[list[list[int]]]:
-        """Per prompt, each beam's generated token ids, best first (vLLM's order)."""
+    def _beam_search(self, prompts: list[list[int]]) -> list[_Finished]:
+        """Per prompt, each beam's generated token ids, best first (vLLM's order), and why
+        the best beam ended where this vLLM says (None where it does not)."""
         params = beam_search_params(self.config)
         outputs = self.llm.beam_search(
             [{"prompt_token_ids": p} for p in prompts], params, lora_request=self.lora
         )
         # A beam's tokens include the prompt's; its .text decodes both, so decode ourselves.
+        # BeamSearchSequence has a finish_reason field only in newer vLLMs, hence getattr.
         return [
-            [list(seq.tokens[len(prompt) :]) for seq in output.sequences]
+            (
+                [list(seq.tokens[len(prompt) :]) for seq in output.sequences],
+                getattr(output.sequences[0], "finish_reason", None) if output.sequences else None,
+            )
             for prompt, output in zip(prompts, outputs)
         ]
 

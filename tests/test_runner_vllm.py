@@ -59,12 +59,29 @@ class LoRARequest:
 
 
 @dataclass
+class CompletionOutput:
+    """vllm.outputs.CompletionOutput's fields (those the runner may read)."""
+
+    index: int
+    text: str
+    token_ids: list[int]
+    cumulative_logprob: float | None = None
+    logprobs: Any = None
+    finish_reason: str | None = None
+    """"stop" (EOS, a stop string) or "length" (max_tokens ran out); None while unfinished."""
+    stop_reason: int | str | None = None
+    """The stop string or token id that ended it; None for EOS or the length limit."""
+
+
+@dataclass
 class FakeLLM:
-    """Records the calls; answers ANSWERS[i] (beams: that and a worse variant)."""
+    """Records the calls; answers ANSWERS[i] (beams: that and a worse variant), ended for
+    the reason finish[i] ("stop" where finish is shorter)."""
 
     kwargs: dict[str, Any]
     calls: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
     tokenizer: Any = None
+    finish: list[str] = field(default_factory=list)
 
     def get_tokenizer(self):
         return self.tokenizer
@@ -73,8 +90,9 @@ class FakeLLM:
         params = sampling_params
         self.calls.append(("generate", prompts, params, lora_request))
         ids = [self.tokenizer(a, add_special_tokens=False)["input_ids"] for a in ANSWERS]
+        reasons = self.finish + ["stop"] * len(prompts)
         return [
-            types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=ids[i], text="ignored")])
+            types.SimpleNamespace(outputs=[CompletionOutput(0, "ignored", ids[i], finish_reason=reasons[i])])
             for i in range(len(prompts))
         ]
 
@@ -160,6 +178,14 @@ def test_greedy_generation(fake_vllm):
     assert results[0].prompt_tokens == len(prompts[0]["prompt_token_ids"])
 
 
+def test_greedy_finish_reason_is_vllms_so_a_length_cut_is_truncated(fake_vllm):
+    runner = VLLMRunner(RunnerConfig(model="m", max_new_tokens=64))
+    fake_vllm.engines[0].finish = ["length", "stop"]
+    results = dict(runner.generate(requests()[:2]))
+    assert results[0].finish_reason == "length" and results[0].truncated
+    assert results[1].finish_reason == "stop" and not results[1].truncated
+
+
 def test_greedy_stops_at_the_closing_fence_of_an_open_fence(fake_vllm):
     fenced = GenerationRequest(
         key="fenced",
@@ -217,6 +243,8 @@ def test_beam_search_and_lora(fake_vllm, tmp_path):
     # The prompt's tokens are cut off each beam; the best beam is the prediction.
     assert results[2].beams == (ANSWERS[2], ANSWERS[2] + " LIMIT 1")
     assert results[2].text == ANSWERS[2]
+    # These stand-in beams, like an older vLLM's, say nothing of why they ended.
+    assert results[2].finish_reason is None and not results[2].truncated
 
 
 def test_engine_kwargs_leave_unset_options_to_vllm():
