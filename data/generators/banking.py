@@ -209,6 +209,7 @@ MERCHANTS = [
 ]  # fmt: skip
 EMPLOYERS = ["Acme Lda", "TAP Air Portugal", "Uniwersytet Jagielloński", "Banco Itaú", "SBB CFF FFS", "Self"]
 COUNTRY_OF = {"EUR": "PT", "BRL": "BR", "CHF": "CH", "PLN": "PL"}
+UNFUNDED_OPENINGS = (dt.date(2024, 6, 30), dt.date(2024, 7, 1))
 
 
 # --------------------------------------------------------------------------- generation
@@ -221,6 +222,10 @@ def make_customers(rng: random.Random) -> list[tuple]:
         born = dt.date(1946, 1, 1) + dt.timedelta(days=rng.randrange(60 * 365))
         if cid == 77:
             born = dt.date(2000, 2, 29)
+        if cid == 80:
+            born = dt.date(1963, 6, 30)  # turns 61 exactly on 30 June 2024
+        if cid == 87:
+            born = dt.date(1948, 7, 1)  # turns 76 the day after 30 June 2024
         branch = rng.choices([1, 2, 3, 4, 5, 6, 7, 8], weights=[22, 14, 12, 10, 10, 20, 10, 3])[0]
         email = None if rng.random() < 0.12 else f"{first}.{last}{cid}@mail.example".lower().replace("'", "")
         joined = dt.date(2022, 1, 3) + dt.timedelta(days=rng.randrange(1060))
@@ -253,8 +258,16 @@ def make_accounts(rng: random.Random, customers: list[tuple]) -> list[tuple]:
                 Decimal(rng.choice([0, 0, 0, 250, 500, 1000])) if code in ("CUR", "BIZ") else Decimal(0)
             )
             rows.append([len(rows) + 1, cid, branch, code, "", CURRENCY[branch], opened, closed, overdraft])
-    # Fixed openings on the year boundary.
-    rows[10][6], rows[11][6] = dt.date(2023, 12, 31), dt.date(2024, 1, 1)
+    # Fixed openings on the year boundary, for open accounts of customers who had joined by then.
+    joined_on = {c[0]: c[7] for c in customers}
+    fixed = [r for r in rows[10:] if r[7] is None and joined_on[r[1]] <= dt.date(2023, 12, 31)][:2]
+    fixed[0][6], fixed[1][6] = dt.date(2023, 12, 31), dt.date(2024, 1, 1)
+    # Savings accounts opened on either side of 1 July 2024 and never funded (no transactions).
+    home_of = {c[0]: c[6] for c in customers}
+    savers = [r[1] for r in rows if r[3] == "CUR" and r[7] is None and joined_on[r[1]] < dt.date(2024, 5, 1)]
+    for cid, day in zip(savers[3:5], UNFUNDED_OPENINGS):
+        branch = 6 if home_of[cid] == 8 else home_of[cid]
+        rows.append([len(rows) + 1, cid, branch, "SAV", "", CURRENCY[branch], day, None, Decimal(0)])
     for row in rows:
         cc = COUNTRY_OF[row[5]]
         row[4] = f"{cc}{rng.randint(10, 99)}{row[2]:04d}{row[0]:06d}{rng.randrange(10**9):09d}"
@@ -357,6 +370,8 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
 
     for acc in accounts:
         account_id, code, opened, closed = acc[0], acc[3], acc[6], acc[7]
+        if code == "SAV" and opened in UNFUNDED_OPENINGS:
+            continue  # opened, never funded
         last = closed or END
         balance = cents_half_up(
             rng.choice([50, 100, 250, 500, 1000, 2500, 5000]) * (20 if code == "TRM" else 1)
@@ -401,8 +416,93 @@ def make_transactions(rng: random.Random, accounts: list[tuple], cards: list[tup
             card[0],
             rng.choice(MERCHANTS),
         )
+    place_boundary_rows(rng, accounts, cards, rows, post)
+    place_exact_overdraft(accounts, rows, post)
     rows.sort(key=lambda r: (r[1], r[0]))
     return [(i, *r) for i, r in enumerate(rows, start=1)]
+
+
+def open_on(account: tuple, day: dt.date) -> bool:
+    return account[6] <= day and (account[7] is None or account[7] > day)
+
+
+def place_boundary_rows(
+    rng: random.Random, accounts: list[tuple], cards: list[tuple], rows: list[list], post
+) -> None:
+    """Postings exactly on the bounds the questions use, so that `>` vs `>=`, a bound moved
+    by a day and `<=` vs `<` all change answers.  The ledger extract ran just after midnight
+    on 1 January 2025, so the first instant of 2025 has postings too."""
+    by_id = {a[0]: a for a in accounts}
+    midnight = dt.time(0, 0, 0)
+    last_second = dt.time(23, 59, 59)
+    # EUR card payments: a streaming subscription renewed at midnight, online purchases at
+    # the last second of a month or year.
+    card_moments = [
+        (dt.date(2023, 12, 31), midnight, "Netflix"),
+        (dt.date(2024, 1, 1), midnight, "Netflix"),
+        (dt.date(2024, 1, 31), last_second, "Amazon"),
+        (dt.date(2024, 2, 1), midnight, "Netflix"),
+        (dt.date(2024, 12, 31), last_second, "IKEA"),
+        (dt.date(2025, 1, 1), midnight, "Netflix"),
+    ]
+    eur_cards = [c for c in cards if by_id[c[1]][5] == "EUR" and not c[6]]
+    for day, time, merchant in card_moments:
+        card = next(c for c in eur_cards if c[4] < day <= c[5] and open_on(by_id[c[1]], day))
+        amount = cents_half_up(rng.randrange(799, 4999) / 100)
+        post(by_id[card[1]], dt.datetime.combine(day, time), "card_payment", -amount, card[0], merchant)
+    # EUR cash deposits through the night safe: first instant of December 2023, last second
+    # of 2024, first instant of 2025.
+    eur_current = [a for a in accounts if a[5] == "EUR" and a[3] == "CUR"]
+    for day, time in [
+        (dt.date(2023, 12, 1), midnight),
+        (dt.date(2024, 12, 31), last_second),
+        (dt.date(2025, 1, 1), midnight),
+    ]:
+        acc = next(a for a in eur_current if open_on(a, day) and a[6] < day)
+        post(acc, dt.datetime.combine(day, time), "deposit", cents_half_up(rng.randrange(100, 900)))
+    # Accounts dormant in the second half of 2024 but for one posting on its edges: the
+    # last second of June and the first instant of 2025 (outside it), the first instant of
+    # July and the last second of December (inside it).
+    h2_start, h2_end = dt.datetime(2024, 7, 1), dt.datetime(2025, 1, 1)
+    active = {r[0] for r in rows if h2_start <= r[1] < h2_end}
+    dormant = [
+        a
+        for a in accounts
+        if a[7] is None and a[6] < dt.date(2024, 6, 1) and a[0] not in active and a[3] in ("CUR", "YTH")
+    ]
+    edges = [
+        dt.datetime(2024, 6, 30, 23, 59, 59),
+        dt.datetime(2024, 7, 1, 0, 0, 0),
+        dt.datetime(2024, 12, 31, 23, 59, 59),
+        dt.datetime(2025, 1, 1, 0, 0, 0),
+    ]
+    for acc, when in zip(dormant, edges):
+        post(acc, when, "transfer_in", cents_half_up(rng.randrange(20, 200)), party="Standing order")
+    # A payment at exactly midnight after the card's last valid day: `posted_at > expires_on + 1` misses it.
+    expired = next(
+        c for c in cards if c[5] < END and open_on(by_id[c[1]], c[5] + dt.timedelta(days=1)) and not c[6]
+    )
+    day = expired[5] + dt.timedelta(days=1)
+    post(
+        by_id[expired[1]],
+        dt.datetime.combine(day, midnight),
+        "card_payment",
+        Decimal("-12.99"),
+        expired[0],
+        "Netflix",
+    )
+
+
+def place_exact_overdraft(accounts: list[tuple], rows: list[list], post) -> None:
+    """Bring one open account with an overdraft to exactly its limit: at the limit is not
+    beyond it, so `<=` instead of `<` against the limit lists it."""
+    balance: dict[int, Decimal] = {}
+    for row in rows:
+        balance[row[0]] = balance.get(row[0], Decimal(0)) + row[3]
+    candidates = [a for a in accounts if a[7] is None and a[8] > 0 and a[3] == "CUR" and balance[a[0]] > 0]
+    acc = min(candidates, key=lambda a: (balance[a[0]], a[0]))
+    amount = balance[acc[0]] + acc[8]
+    post(acc, dt.datetime(2024, 12, 30, 14, 5, 0), "transfer_out", -amount, party="Costa Tiago")
 
 
 def make_loans(
@@ -410,9 +510,14 @@ def make_loans(
 ) -> tuple[list[tuple], list[tuple]]:
     home = {c[0]: c[6] for c in customers}
     holders = sorted({a[1] for a in accounts})
+    # A loan is approved after the customer joined and after their first account opened.
+    first_open: dict[int, dt.date] = {}
+    for a in accounts:
+        first_open[a[1]] = min(first_open.get(a[1], a[6]), a[6])
+    latest_approval = dt.date(2024, 12, 16)
     loans, payments = [], []
     for lid in range(1, 91):
-        cid = rng.choice(holders)
+        cid = rng.choice(holders if lid < 88 else [h for h in holders if first_open[h] < dt.date(2024, 9, 1)])
         branch = home[cid] if rng.random() < 0.8 else rng.choice([1, 2, 3, 4, 5, 6, 7])
         branch = 6 if branch == 8 else branch
         principal = Decimal(
@@ -420,7 +525,10 @@ def make_loans(
         )
         rate = Decimal(rng.randrange(3500, 11900, 25)) / 1000
         term = rng.choice([12, 24, 36, 48, 60, 120, 360] if principal > 50000 else [12, 24, 36, 48, 60])
-        approved = dt.date(2021, 3, 1) + dt.timedelta(days=rng.randrange(1390))
+        earliest = first_open[cid] + dt.timedelta(days=1)
+        # Most loans come a year or two into the relationship, a few soon after joining.
+        span = max(1, (latest_approval - earliest).days)
+        approved = earliest + dt.timedelta(days=int(span * rng.random() ** 2))
         if lid in (88, 89, 90):
             approved = dt.date(2024, 10, 10) + dt.timedelta(days=lid - 88)  # recent, still on payment holiday
         disbursed = approved + dt.timedelta(days=rng.randint(0, 20))

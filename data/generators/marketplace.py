@@ -396,6 +396,45 @@ BOUNDARY_ORDERS = [
     dt.datetime(2024, 10, 1, 0, 0, 0),
     dt.datetime(2024, 12, 31, 23, 59, 59),
 ]
+# Buyers reserved for the year-bound questions: each places exactly these orders and never
+# returns anything, so `>` for `>=`, a bound moved by a day and `<=` for `<` on the order
+# year change who counts (first order in 2024; ordered in both 2023 and 2024). The snapshot
+# was taken just after midnight on 1 January 2025, so the first instant of 2025 has orders.
+HAND_BUYER_ORDERS = [
+    [
+        dt.datetime(2024, 1, 1, 0, 0, 0),
+        dt.datetime(2024, 3, 5, 19, 12),
+    ],  # first order at 2024's first instant
+    [
+        dt.datetime(2023, 12, 31, 23, 59, 0),
+        dt.datetime(2024, 2, 2, 8, 40),
+    ],  # first order at 2023's last minute
+    [dt.datetime(2024, 12, 31, 23, 59, 59)],  # first order at 2024's last second
+    [dt.datetime(2025, 1, 1, 0, 0, 0)],  # first order at 2025's first instant
+    [
+        dt.datetime(2023, 1, 1, 0, 0, 0),
+        dt.datetime(2024, 5, 14, 12, 0),
+    ],  # only 2023 order at its first instant
+    [dt.datetime(2023, 12, 31, 0, 0, 0), dt.datetime(2024, 7, 9, 16, 25)],  # only 2023 order on its last day
+    [
+        dt.datetime(2023, 8, 9, 10, 0),
+        dt.datetime(2024, 1, 1, 0, 0, 0),
+    ],  # only 2024 order at its first instant
+    [
+        dt.datetime(2023, 4, 3, 9, 0),
+        dt.datetime(2024, 12, 31, 23, 59, 59),
+    ],  # only 2024 order at its last second
+    [dt.datetime(2023, 3, 3, 10, 0), dt.datetime(2025, 1, 1, 0, 0, 0)],  # next order only in 2025
+    [dt.datetime(2022, 12, 31, 23, 59, 59), dt.datetime(2024, 4, 22, 9, 30)],  # previous order in 2022
+    [dt.datetime(2023, 6, 12, 11, 0), dt.datetime(2023, 12, 31, 20, 15)],  # last order on 2023's last day
+]
+# Orders whose payment is captured the same second they are placed (by PayPal, see main):
+# payments at 2022-12-31 23:59:59, 2023-01-01 00:00 and 2024-01-01 00:00.
+PAID_AT_ONCE = {
+    dt.datetime(2022, 12, 31, 23, 59, 59),
+    dt.datetime(2023, 1, 1, 0, 0, 0),
+    dt.datetime(2024, 1, 1, 0, 0, 0),
+}
 CARRIERS = ["DHL", "UPS", "CTT", "Correios", "InPost", "PostNL"]
 RETURN_REASONS = ["damaged", "wrong size", "not as described", "changed mind", "arrived late"]
 REVIEW_BODIES = [
@@ -475,13 +514,43 @@ def make_listings(rng: random.Random, products: list[tuple], base_price: dict[in
     return rows
 
 
-def order_times(rng: random.Random, n: int) -> list[dt.datetime]:
-    times = [between(rng, dt.datetime(2022, 1, 1), dt.datetime(2025, 1, 1)) for _ in range(n)]
-    times += BOUNDARY_ORDERS
-    return sorted(times)
+def order_times(rng: random.Random, n: int, hand_buyers: list[int]) -> list[tuple[dt.datetime, int | None]]:
+    """Order instants in time order, each with its reserved buyer (None: drawn at random)."""
+    times: list[tuple[dt.datetime, int | None]] = [
+        (between(rng, dt.datetime(2022, 1, 1), dt.datetime(2025, 1, 1)), None) for _ in range(n)
+    ]
+    times += [(when, None) for when in BOUNDARY_ORDERS]
+    times += [(when, buyer) for buyer, orders in zip(hand_buyers, HAND_BUYER_ORDERS) for when in orders]
+    return sorted(times, key=lambda t: t[0])
+
+
+def hand_buyers_for(buyers: list[tuple], never_buy: set[int]) -> list[int]:
+    """Buyers (from those who would otherwise never order) for HAND_BUYER_ORDERS, each
+    signed up before their first order."""
+    free = [b for b in buyers if b[0] in never_buy]
+    chosen: list[int] = []
+    for orders in HAND_BUYER_ORDERS:
+        buyer = next(b for b in free if b[5] < min(orders) and b[0] not in chosen)
+        chosen.append(buyer[0])
+    return chosen
+
+
+def pin_prices(listings: list[tuple], sellers: list[tuple]) -> list[tuple]:
+    """Listings priced exactly on the thresholds questions use: an active, seller-shipped
+    listing at 100.00 (not above 100) and an in-stock listing of a verified seller at 20.00
+    (not under 20)."""
+    verified = {s[0] for s in sellers if s[5]}
+    rows = [list(r) for r in listings]
+    at_100 = next(r for r in rows if r[7] and r[3] is None and 80 < r[4] < 120)
+    at_100[4] = Decimal("100.00")
+    at_20 = next(r for r in rows if r[1] in verified and r[5] > 0 and 15 < r[4] < 25)
+    at_20[4] = Decimal("20.00")
+    return [tuple(r) for r in rows]
 
 
 def order_status(rng: random.Random, when: dt.datetime) -> str:
+    if when >= dt.datetime(2025, 1, 1):
+        return "placed"
     if when >= dt.datetime(2024, 12, 20):
         return rng.choice(["placed", "placed", "shipped", "cancelled"])
     if when >= dt.datetime(2024, 12, 1):
@@ -494,17 +563,23 @@ def main() -> None:
     products, base_price = make_products(rng)
     sellers = make_sellers(rng)
     buyers = make_buyers(rng)
-    listings = make_listings(rng, products, base_price)
+    listings = pin_prices(make_listings(rng, products, base_price), sellers)
     by_listing = {row[0]: row for row in listings}
     sellable = [row for row in listings if row[1] != UNSOLD_SELLER]
     never_buy = set(rng.sample(range(1, 321), 28))
     active_buyers = [b[0] for b in buyers if b[0] not in never_buy]
+    hand_buyers = hand_buyers_for(buyers, never_buy)
+    units_2024: dict[int, int] = {}  # units sold per listing in 2024, cancelled orders aside
     coupon_rows = {c[0]: c for c in COUPONS}
 
     orders, items, payments, shipments, returns, reviews = [], [], [], [], [], []
-    for oid, when in enumerate(order_times(rng, 1480), start=1):
+    for oid, (when, reserved) in enumerate(order_times(rng, 1480, hand_buyers), start=1):
         buyer = rng.choice(active_buyers)
+        if reserved is not None:
+            buyer = reserved
         status = order_status(rng, when)
+        if when in PAID_AT_ONCE:
+            status = "delivered"
         valid = [c for c in COUPONS[:-1] if c[2] <= when.date() <= c[3]]
         coupon = rng.choice(valid)[0] if valid and rng.random() < 0.22 else None
         pct = coupon_rows[coupon][1] if coupon else Decimal(0)
@@ -512,8 +587,17 @@ def main() -> None:
         subtotal = Decimal(0)
         discount_total = Decimal(0)
         order_lines = []
-        for listing in rng.sample(chosen, rng.choices([1, 2, 3, 4], weights=[50, 28, 15, 7])[0]):
+        picked = rng.sample(chosen, rng.choices([1, 2, 3, 4], weights=[50, 28, 15, 7])[0])
+        if when >= dt.datetime(2025, 1, 1):
+            # The first orders of 2025 buy 2024's best-selling listing and best-selling
+            # warehouse-stocked listing again: counting them into 2024 changes units sold.
+            best = sorted(units_2024, key=lambda lid: (-units_2024[lid], lid))
+            stocked = [lid for lid in best if by_listing[lid][3] is not None]
+            picked = [by_listing[lid] for lid in dict.fromkeys([best[0], stocked[0]])]
+        for listing in picked:
             qty = rng.choices([1, 2, 3, 5], weights=[70, 20, 8, 2])[0]
+            if dt.datetime(2024, 1, 1) <= when < dt.datetime(2025, 1, 1) and status != "cancelled":
+                units_2024[listing[0]] = units_2024.get(listing[0], 0) + qty
             price = listing[4]
             discount = cents_half_up(price * qty * pct / 100)
             items.append((len(items) + 1, oid, listing[0], qty, price, discount))
@@ -525,9 +609,13 @@ def main() -> None:
         orders.append((oid, buyer, when, status, coupon, fee))
         total = subtotal - discount_total + fee
         paid_at = when + dt.timedelta(minutes=rng.randint(0, 9))
+        if when in PAID_AT_ONCE:
+            paid_at = when  # captured the same second: payments exactly on the year bounds
         method = rng.choices(["card", "paypal", "bank_transfer", "gift_card"], weights=[55, 25, 12, 8])[0]
+        if when in PAID_AT_ONCE:
+            method = "paypal"
         if status != "placed" or rng.random() < 0.5:
-            if rng.random() < 0.07:
+            if rng.random() < 0.07 and when not in PAID_AT_ONCE:
                 payments.append((len(payments) + 1, oid, paid_at, "card", total, "failed"))
                 paid_at += dt.timedelta(minutes=rng.randint(1, 30))
             final = "refunded" if status == "cancelled" else "captured"
@@ -543,7 +631,7 @@ def main() -> None:
             if delivered is None:
                 continue
             for line in order_lines:
-                if rng.random() < 0.09:
+                if rng.random() < 0.09 and reserved is None:
                     ret_at = delivered + dt.timedelta(hours=rng.randint(5, 600))
                     ret_status = rng.choices(["approved", "rejected", "requested"], weights=[70, 18, 12])[0]
                     fee_kept = rng.choice([Decimal("0.00"), Decimal("0.00"), Decimal("4.50")])
@@ -569,6 +657,21 @@ def main() -> None:
                     rev_at = delivered + dt.timedelta(hours=rng.randint(2, 900))
                     reviews.append((len(reviews) + 1, line[0], buyer, rating, body, rev_at))
 
+    # A return requested from the review form, the same second as the review: it came
+    # afterwards only if `>=` is used instead of `>`.
+    returned = {r[1] for r in returns}
+    review = next(r for r in reviews if r[1] not in returned and r[2] not in hand_buyers)
+    returns.append(
+        (
+            len(returns) + 1,
+            review[1],
+            review[5],
+            "not as described",
+            "requested",
+            Decimal("0.00"),
+            Decimal("0.00"),
+        )
+    )
     tables = [
         ("categories", CATEGORIES),
         ("sellers", sellers),
