@@ -67,13 +67,15 @@ CREATE TABLE meters (
   energy_type text NOT NULL,
   is_smart boolean NOT NULL,
   installed_on date NOT NULL,
-  removed_on date
+  removed_on date,
+  main_meter_id integer REFERENCES meters (meter_id)
 );
 COMMENT ON TABLE meters IS 'Electricity and gas meters installed at sites.';
-COMMENT ON COLUMN meters.tariff_id IS 'Tariff the meter is on now; NULL for sub-meters that are not billed separately. Past invoices name their own tariff.';
+COMMENT ON COLUMN meters.tariff_id IS 'Tariff the meter is on now; NULL for sub-meters, which are not billed separately, and for a meter not yet put on a tariff. Past invoices name their own tariff.';
 COMMENT ON COLUMN meters.energy_type IS 'electricity or gas; gas volumes are converted to kWh.';
 COMMENT ON COLUMN meters.is_smart IS 'TRUE for smart meters that report weekly by themselves; FALSE for meters read by hand each month.';
 COMMENT ON COLUMN meters.removed_on IS 'Day the meter was taken out of service; NULL while in service.';
+COMMENT ON COLUMN meters.main_meter_id IS 'For a sub-meter: the main meter upstream of it, whose readings already include everything the sub-meter records. NULL for a main meter.';
 
 CREATE TABLE readings (
   reading_id integer PRIMARY KEY,
@@ -188,6 +190,9 @@ METERS: list[tuple] = [
     (22, 12, "electricity", True, dt.date(2025, 6, 30), None, 150.0, []),  # installed, no reading yet
 ]
 
+# Sub-meter -> the main meter upstream of it (its consumption is inside the main meter's).
+MAIN_METER = {4: 3, 11: 9}
+
 START = dt.datetime(2022, 1, 1)
 END = dt.datetime(2025, 7, 1)
 
@@ -242,12 +247,12 @@ def build() -> str:
     for m in METERS:
         current = m[7][-1][1] if m[7] else None
         serial = f"{'E' if m[2] == 'electricity' else 'G'}{m[1]:02d}-{rng.randint(100000, 999999)}"
-        meter_rows.append((m[0], m[1], current, serial, m[2], m[3], m[4], m[5]))
+        meter_rows.append((m[0], m[1], current, serial, m[2], m[3], m[4], m[5], MAIN_METER.get(m[0])))
     out.append(
         LAYOUT.inserts(
             "meters",
             ["meter_id", "site_id", "tariff_id", "serial_number", "energy_type", "is_smart", "installed_on"]
-            + ["removed_on"],
+            + ["removed_on", "main_meter_id"],
             meter_rows,
         )
     )
@@ -303,6 +308,17 @@ BOUNDARY_READS = {
     (21, dt.date(2024, 2, 1)): dt.datetime(2024, 2, 1, 0, 0),
     (8, dt.date(2023, 1, 1)): dt.datetime(2022, 12, 31, 23, 59),
     (13, dt.date(2025, 1, 1)): dt.datetime(2025, 1, 1, 0, 0),
+    # Every read_at bound a question uses has an electricity read at its first instant, at
+    # the last second before its end and exactly at its (exclusive) end, so that `>` for
+    # `>=`, `<=` for `<` and a bound moved by a day all change the answer.
+    (21, dt.date(2022, 12, 1)): dt.datetime(2022, 12, 1, 0, 0),
+    (16, dt.date(2023, 1, 1)): dt.datetime(2023, 1, 1, 0, 0),
+    (17, dt.date(2023, 1, 1)): dt.datetime(2023, 1, 1, 0, 0),
+    (8, dt.date(2024, 1, 1)): dt.datetime(2023, 12, 31, 23, 59, 59),
+    (17, dt.date(2024, 3, 1)): dt.datetime(2024, 2, 29, 23, 59, 59),
+    (16, dt.date(2024, 3, 1)): dt.datetime(2024, 3, 1, 0, 0),
+    (21, dt.date(2025, 1, 1)): dt.datetime(2024, 12, 31, 23, 59, 59),
+    (16, dt.date(2025, 1, 1)): dt.datetime(2025, 1, 1, 0, 0),
 }
 
 
@@ -372,6 +388,18 @@ def make_outages(rng: random.Random) -> list[Row]:
         (n + 2, 3, dt.datetime(2024, 2, 29, 6, 0), dt.datetime(2024, 3, 1, 9, 15), False, "substation fire"),
         (n + 3, 7, dt.datetime(2025, 6, 28, 14, 5), None, False, None),
         (n + 4, 8, dt.datetime(2025, 6, 30, 9, 0), None, True, "grid maintenance"),
+        # On the 2023 bounds: a New Year's midnight fault in Lyon (its sixth unplanned
+        # outage of 2023), one a second before 2024 in Porto Office, and two at exactly
+        # 2024-01-01 00:00 (Porto's sixth if 2024's first instant were counted in 2023;
+        # Bilbao's only one near 2023, whose 2023 was otherwise quiet).
+        (n + 5, 8, dt.datetime(2023, 1, 1, 0, 0), dt.datetime(2023, 1, 1, 2, 40), False, "storm damage"),
+        (n + 6, 12, dt.datetime(2023, 12, 31, 23, 59, 59), dt.datetime(2024, 1, 1, 1, 5), False, "overload trip"),
+        (n + 7, 2, dt.datetime(2024, 1, 1, 0, 0), dt.datetime(2024, 1, 1, 4, 15), False, "overload trip"),
+        (n + 8, 9, dt.datetime(2024, 1, 1, 0, 0), dt.datetime(2024, 1, 1, 2, 0), True, "grid maintenance"),
+        # Porto Distribution Centre: exactly five unplanned 2023 outages (one more than at
+        # random) and a planned one, so that "more than five" is decided by both words.
+        (n + 9, 2, dt.datetime(2023, 6, 14, 13, 22), dt.datetime(2023, 6, 14, 14, 57), False, "cable strike by contractor"),
+        (n + 10, 2, dt.datetime(2023, 9, 10, 6, 0), dt.datetime(2023, 9, 10, 8, 0), True, "grid maintenance"),
     ]
     return rows
 
@@ -382,6 +410,18 @@ def month_starts() -> list[dt.date]:
         out.append(dt.date(year, month, 1))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
+
+
+# Invoices issued on a year's edge, (meter, billed month) -> (issued_on, paid_on): the
+# issue-year bounds (2024-01-01, 2024-12-31, 2025-01-01) and EXTRACT(YEAR) vs ISOYEAR
+# (2023-01-01 is in ISO year 2022, 2024-12-31 in ISO year 2025) change answers.
+EDGE_INVOICES = {
+    (16, dt.date(2022, 12, 1)): (dt.date(2023, 1, 1), dt.date(2023, 2, 14)),  # late
+    (3, dt.date(2023, 12, 1)): (dt.date(2024, 1, 1), dt.date(2024, 1, 19)),
+    (21, dt.date(2023, 12, 1)): (dt.date(2024, 1, 1), None),  # disputed, never paid
+    (9, dt.date(2024, 11, 1)): (dt.date(2024, 12, 31), dt.date(2025, 2, 12)),  # issued late, paid late
+    (14, dt.date(2024, 12, 1)): (dt.date(2025, 1, 1), dt.date(2025, 1, 20)),
+}
 
 
 def make_invoices(rng: random.Random, readings: list[Row]) -> list[Row]:
@@ -426,6 +466,9 @@ def make_invoices(rng: random.Random, readings: list[Row]) -> list[Row]:
                 paid = None
             if isinstance(paid, dt.date) and paid > dt.date(2025, 7, 20):
                 paid = None  # not yet paid when the data was extracted
+            if (mid, start) in EDGE_INVOICES:
+                issued, paid = EDGE_INVOICES[(mid, start)]
+                due = issued + dt.timedelta(days=30)
             iid += 1
             rows.append((iid, mid, tid, start, end, Num(kwh, 3), Num(amount), issued, due, paid))
     return rows
