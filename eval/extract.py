@@ -12,7 +12,7 @@ The rules, in the order they apply:
    ```` ```sql\\nSELECT ````, ``SELECT``, ```` ```sql ````, ``[SQL]``, ``<think>\\n``...).
    The output is read as its continuation (prefill + output), except where the output
    plainly starts afresh: it opens its own block (```` ``` ````, ``[SQL]``, ``<sql>``,
-   ``<think>``, a JSON object), or its first line is prose (``**Answer**``, "Sure, ...",
+   ``<answer>``, ``<query>``, ``<think>``, a JSON object), or its first line is prose (``**Answer**``, "Sure, ...",
    "Here is the query:"; chat APIs answer afresh), and then the output is read alone. A
    continuation that repeats the query's first keyword (``SELECT`` after a prefill ending
    in ``SELECT``) restarts the query inside the prefill's block. After a ``<think>``
@@ -25,17 +25,22 @@ The rules, in the order they apply:
    naming SQL or a query (``sql``, ``query``, ``sql_query``...) is decoded (``\\n``, ``\\"``)
    and read in place of the output.
 5. **Blocks.** Code fences (opened and closed only at the start of a line, as in
-   Markdown: a ```` ``` ```` inside a string literal is text), ``[SQL]…[/SQL]`` and
-   ``<sql>…</sql>`` tags, and inline code (`` `SELECT …` ``, only when it parses) are
-   blocks. The answer is the first block that holds a query (fences tagged with another
+   Markdown: a ```` ``` ```` inside a string literal is text; three or more backticks,
+   closed only by a run at least as long), ``[SQL]…[/SQL]``, ``<sql>…</sql>``,
+   ``<answer>…</answer>`` and ``<query>…</query>`` tags (any case), and inline code
+   (`` `SELECT …` ``, only when it parses) are blocks; a block that holds a block (a
+   fence in ``<answer>``) is read as an answer of its own. The answer is the first block that holds a query (fences tagged with another
    language count only when no other block does); a block of DDL the model echoed from
    the prompt (``CREATE TABLE``, ``TIMESTAMP WITH TIME ZONE``, comments that say
    "select") holds none. An unclosed block runs to the end of the output.
-6. **Corrections.** When the model explicitly corrects itself after its first query
-   ("That is wrong. Corrected:", "Wait, it should be a LEFT JOIN", "Oops", "Actually",
-   "Let me fix that") and then writes another, the last corrected query is the answer.
-   A second query offered as an alternative ("Alternatively, ...") does not replace the
-   first.
+6. **Corrections.** When the model explicitly takes back its query between it and the
+   next ("That is wrong. Corrected:", "Wait, ...", "Oops", "Actually", "Let me fix
+   that", "Scratch that", "On second thought", "Final query:", "Final answer:",
+   "Improved version:", "Revised query:", "Here is the fixed query"), the last
+   corrected query is the answer. Judgments are no correction ("this is the correct
+   approach", "should be spelled as in the schema", "I corrected the column names
+   above"), and a query offered as an alternative ("Alternatively", "Another way", after
+   the last correction phrase) does not replace the one before it.
 7. **Outside blocks**, Markdown escapes of ``_`` and ``*`` outside string literals are
    undone (``order\\_date``, ``SELECT \\*``), as Markdown would render them. Inside a
    block, text is kept as written.
@@ -43,10 +48,17 @@ The rules, in the order they apply:
    (``), at a line start or after prose that introduces it (``The query is: SELECT``); a
    "select" in prose that does not parse as a query is not one, nor is a ``SELECT`` nested
    in parentheses of an earlier candidate. It ends at the first top-level ``;`` (found by
-   the SQL tokenizer, so a ``;`` in a literal or comment is text), at the block's end, or
-   at the first line of prose after it ("This query ...", "Explanation:", ``- It joins``,
-   ``**Note**``); a line is taken for prose only when the query without it parses or the
-   query with it does not either. Otherwise it runs to the end of the text, as written.
+   the SQL tokenizer, so a ``;`` in a literal or comment is text), at the block's end, at
+   a closing tag or fence whose opener the reading left out (``SELECT 1[/SQL]`` after a
+   ``[SQL]`` prefill ignored), or at the first line of prose after it ("This query ...",
+   "To get ...", "In this query", labels such as "Output:" or "Result:", ``- It joins``,
+   "1. We join", ``**Note**``); a line is taken for prose only when the query without it
+   parses or the query with it does not either. A bullet whose text starts with an SQL
+   word ("- SELECT picks the name") is prose only when the query parses without it and
+   not with it (``- INTERVAL '1 day'`` continues one). Otherwise it runs to the end of the
+   text, as written. A ``SELECT`` in a comment starts nothing, and a query that is only
+   its first keyword and comments (a prefilled ``SELECT`` followed by ``-- I cannot
+   answer``) is none: a refusal in SQL comments is "no SQL".
 
 ``complete`` is True when the query was ended by a ``;``, a closing fence or tag, the end
 of a JSON string or inline code, or prose after it; False when it runs to the end of the
@@ -70,25 +82,49 @@ _MAX_STARTS = 12
 
 _END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "<end_of_turn>", "</s>", "<|EOT|>")
 _THINK_TAGS = ("think", "thinking", "reasoning")
-_TAGS = (("[SQL]", "[/SQL]"), ("<sql>", "</sql>"))
+_TAGS = (("[SQL]", "[/SQL]"), ("<sql>", "</sql>"), ("<answer>", "</answer>"), ("<query>", "</query>"))
 _SQL_LANGS = frozenset(
     ("sql", "postgresql", "postgres", "psql", "pgsql", "plpgsql", "sqlite", "duckdb", "mysql", "")
 )
-_FENCE_OPEN = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n`]*$", re.MULTILINE)
-_FENCE_CLOSE = re.compile(r"^[ \t]*```[ \t]*$", re.MULTILINE)
+# Markdown: a fence is three or more backticks, and only a run at least as long closes it
+# (so a ```` ```` ```` fence can hold a ```` ``` ```` one).
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,})[ \t]*([\w+#.-]*)[^\n`]*$", re.MULTILINE)
 _FENCE_LINE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
 _INLINE = re.compile(r"(?<!`)(`{1,2})(?!`)([^`\n]+?)(?<!`)\1(?!`)")
 _SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
 _CTE = re.compile(r"\bWITH\s+(?:RECURSIVE\s+)?(?:\"[^\"]+\"|\w+)\s*(?:\([^()]*\))?\s+AS\b", re.IGNORECASE)
 _RESTART = re.compile(r"(?:SELECT|WITH)\b", re.IGNORECASE)
-_OWN_BLOCK = re.compile(r"(?:```|\[SQL\]|<sql>|<think|<thinking|<reasoning|\{\s*\")", re.IGNORECASE)
+_OWN_BLOCK = re.compile(
+    r"(?:```|\[SQL\]|<sql>|<answer>|<query>|<think|<thinking|<reasoning|\{\s*\")", re.IGNORECASE
+)
+# Phrases by which a model takes back the query it wrote. Each names a mistake or a
+# replacement; words that merely judge ("the correct approach", "should be spelled as in
+# the schema", "I corrected the column names above") are not among them.
 _CORRECTION = re.compile(
-    r"\b(?:wrong|incorrect|mistakes?|oops|wait|actually|correct(?:ed|ion)?|fix(?:ed)?|revised|"
-    r"updated\s+(?:query|version|sql)|let\s+me\s+(?:re\w*|fix|correct|try)|apologi[sz]e|apologies|"
-    r"my\s+bad|on\s+second\s+thought|not\s+right|should\s+(?:be|have\s+been|use|include))\b",
+    r"\b(?:wrong|incorrect|mistakes?|oops|wait|actually|scratch\s+that|on\s+second\s+thought|"
+    r"my\s+bad|apologi[sz]e|apologies|not\s+(?:quite\s+)?right|correction|"
+    r"(?:corrected|fixed|revised|updated|improved|amended|final)(?:\s+(?:sql\s+)?"
+    r"(?:query|version|sql|answer|statement|solution))|(?:corrected|fixed|revised)\s*:|"
+    r"(?:correct|right)\s+(?:sql\s+)?(?:query|version|answer|sql)\s*(?::|is\b|would\s+be\b)|"
+    r"let\s+me\s+(?:fix|correct|revise|redo|rewrite|re-?write|try\s+again)|"
+    r"should\s+have\s+(?:been|used|included))",
+    re.IGNORECASE,
+)
+# Phrases that offer another query beside the answer: after the last correction phrase,
+# they keep the first query.
+_ALTERNATIVE = re.compile(
+    r"\b(?:alternatively|alternative|another\s+(?:way|option|approach|version|query|solution)|"
+    r"you\s+(?:could|can|may)\s+also|equivalently|for\s+comparison)\b",
     re.IGNORECASE,
 )
 _JSON_CUT = re.compile(r"\{\s*\"(\w+)\"\s*:\s*\"")
+_CLOSER = re.compile(
+    r"'(?:[^'\n]|'')*'|(" + "|".join(re.escape(c) for _, c in _TAGS) + r"|(?m:^[ \t]*```))", re.IGNORECASE
+)
+_BLOCK_COMMENT = re.compile(r"'(?:[^'\n]|'')*'|/\*.*?(?:\*/|$(?![\s\S]))", re.DOTALL)
+"""``/* ... */`` comments (an unclosed one runs to the end), and the literals that hide one."""
+_KEYWORD_ONLY = re.compile(r"^(?:SELECT|WITH)\b\s*(?:(?:--[^\n]*|/\*.*?(?:\*/|$))\s*)*$", re.I | re.DOTALL)
+"""A query that is its first keyword and comments only: no query."""
 _MARKDOWN_ESCAPE = re.compile(r"\\([_*])")
 _JSON_KEYS = ("sql", "query", "sql_query", "sqlquery", "final_sql", "final_query", "answer")
 
@@ -218,6 +254,7 @@ _PROSE_OPENERS = (
             "please",
             "you",
             "your",
+            "my",
         ]
     )
     - _SQL_WORDS
@@ -243,12 +280,28 @@ _WEAK_OPENERS = frozenset(
         "below",
         "above",
         "no",
+        "to",
+        "in",
+        "scratch",
+        "expected",
+        "final",
+        "improved",
+        "revised",
+        "updated",
+        "example",
+        "sample",
+        "step",
     ]
 )
 """Words that open a sentence but could name a column: prose only when no SQL word follows."""
 _WORD = r"[A-Za-z][a-z']*"
 _PLAIN_WORDS = re.compile(rf"^({_WORD}) ({_WORD}),? ({_WORD})\b")
 _OPENER = re.compile(r"^([A-Za-z][A-Za-z']*)(?:[!:]|\.(?:\s|$)|$|,?\s+([A-Za-z][\w']*))")
+# "Output:", "Final query:", "Expected result:": a label, never a line of SQL (a ``:`` there
+# is a cast's ``::`` or a parameter's ``:name``, never followed by a space).
+_LABEL = re.compile(r"^[A-Za-z][\w']*(?: [A-Za-z][\w']*){0,2}:(?:\s|$)")
+# Openers made of SQL words that still open only a sentence.
+_PROSE_PHRASE = re.compile(r"^(?:on\s+second\s+thought|in\s+order\s+to|to\s+do\s+(?:so|this))\b", re.I)
 _MARKER = re.compile(r"^(?:\*\*|__|#{1,6}\s|>\s|[-*+]\s+[A-Za-z]|\d+[.)]\s+[A-Za-z])")
 
 
@@ -463,7 +516,7 @@ def _blocks(text: str) -> list[_Block]:
     """Fences, tags and inline code spans, in order of appearance (none nested in another)."""
     spans: list[_Block] = []
     for start, end, lang, body, closed in [*_fences(text), *_tags(text)]:
-        spans.append(_Block(start, end, lang, body, closed, _statement(body)))
+        spans.append(_Block(start, end, lang, body, closed, _inner_query(body)))
     spans.sort(key=lambda b: b.start)
     blocks: list[_Block] = []
     for block in spans:
@@ -487,6 +540,17 @@ def _blocks(text: str) -> list[_Block]:
     return blocks
 
 
+def _inner_query(body: str) -> _Statement | None:
+    """The query in a block's body; a body that holds a block or JSON of its own (``<answer>``
+    around a fence, ```` ```` ```` around ```` ``` ````) is read as an answer of its own."""
+    if not (
+        _FENCE_OPEN.search(body) or _JSON_CUT.search(body) or any(o.lower() in body.lower() for o, _ in _TAGS)
+    ):
+        return _statement(body)
+    found = _extract_answer(body)
+    return _Statement(found.sql, found.complete, 0, len(body)) if found.sql else None
+
+
 def _fences(text: str) -> list[tuple[int, int, str, str, bool]]:
     found: list[tuple[int, int, str, str, bool]] = []
     pos = 0
@@ -494,23 +558,25 @@ def _fences(text: str) -> list[tuple[int, int, str, str, bool]]:
         opening = _FENCE_OPEN.search(text, pos)
         if opening is None:
             return found
+        ticks = len(opening.group(1))
         body_start = opening.end() + 1
-        closing = _FENCE_CLOSE.search(text, body_start)
+        closing = re.compile(rf"^[ \t]*`{{{ticks},}}[ \t]*$", re.MULTILINE).search(text, body_start)
         if closing is None:
             body, end, closed = text[body_start:], len(text), False
         else:
             body, end, closed = text[body_start : closing.start()], closing.end(), True
-        body, closed = _trailing_fence(body, closed)
-        found.append((opening.start(), end, opening.group(1).lower(), body, closed))
+        body, closed = _trailing_fence(body, closed, ticks)
+        found.append((opening.start(), end, opening.group(2).lower(), body, closed))
         pos = end
 
 
-def _trailing_fence(body: str, closed: bool) -> tuple[str, bool]:
-    """A body whose last line ends in ```` ``` ```` outside any literal (``...FROM t```):
+def _trailing_fence(body: str, closed: bool, ticks: int = 3) -> tuple[str, bool]:
+    """A body whose last line ends in a fence's backticks outside any literal (``...FROM t```):
     that closes the block, although Markdown would want the fence on a line of its own."""
     stripped = body.rstrip()
-    if stripped.endswith("```") and stripped.count("'") % 2 == 0:
-        return stripped[:-3], True
+    run = len(stripped) - len(stripped.rstrip("`"))
+    if run >= ticks and stripped.count("'") % 2 == 0:
+        return stripped[:-run], True
     return body, closed
 
 
@@ -534,9 +600,19 @@ def _choose(text: str, blocks: list[_Block]) -> _Block | None:
         return None
     chosen = blocks[0]
     for block in blocks[1:]:
-        if _CORRECTION.search(text, chosen.end, block.start):
+        if _corrects(text, chosen.end, block.start):
             chosen = block
     return chosen
+
+
+def _corrects(text: str, start: int, end: int) -> bool:
+    """Whether the text between two queries takes back the first: a correction phrase with
+    no offer of an alternative after it ("Wrong. Alternatively, ..." keeps the first)."""
+    corrections = [m.end() for m in _CORRECTION.finditer(text, start, end)]
+    if not corrections:
+        return False
+    alternative = [m.start() for m in _ALTERNATIVE.finditer(text, start, end)]
+    return not alternative or alternative[-1] < corrections[-1]
 
 
 # --------------------------------------------------------------------------- plain text
@@ -552,12 +628,12 @@ def _plain(text: str) -> Extraction:
         rest = _statement(text, chosen.end)
         if rest is None:
             break
-        if _CORRECTION.search(text, chosen.end, rest.start):
+        if _corrects(text, chosen.end, rest.start):
             chosen = rest
             continue
         # An uncorrected second query leaves the answer alone; look further for a correction.
         later = _statement(text, rest.end)
-        if later is None or not _CORRECTION.search(text, rest.end, later.start):
+        if later is None or not _corrects(text, rest.end, later.start):
             break
         chosen = later
     return Extraction(chosen.sql, chosen.complete)
@@ -583,6 +659,8 @@ def _statement(text: str, pos: int = 0) -> _Statement | None:
             continue
         statement = _statement_at(text, start)
         tried.append(statement)
+        if _KEYWORD_ONLY.match(statement.sql):
+            continue  # a prefilled SELECT the model followed with only a comment (a refusal)
         if _parses(statement.sql):
             return statement
         if strong and not _reads_as_prose(statement.sql):
@@ -595,8 +673,11 @@ def _starts(text: str, pos: int) -> list[tuple[int, bool]]:
     line start or after an introducing colon (a weak one must parse to count)."""
     found = [m.start() for m in _SELECT.finditer(text, pos)]
     found += [m.start() for m in _CTE.finditer(text, pos)]
+    comments = [m.span() for m in _BLOCK_COMMENT.finditer(text) if m.group(0).startswith("/*")]
     starts = []
     for start in sorted(found):
+        if any(a < start < b for a, b in comments):
+            continue  # "/* I cannot select ... */"
         line_start = text.rfind("\n", 0, start) + 1
         before = text[line_start:start]
         if "--" in before or "#" in before.lstrip()[:1]:
@@ -627,22 +708,51 @@ def _nested(text: str, outer: int, inner: int) -> bool:
 def _statement_at(text: str, start: int) -> _Statement:
     """The statement beginning at ``start``: up to ``;``, or the prose after it, or the end."""
     region = text[start : start + _MAX_QUERY]
+    closer = _stray_closer(region)
+    if closer is not None:
+        region = region[:closer]
     lines = region.splitlines(keepends=True)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
     prose = next((k for k in range(1, len(lines)) if _is_prose_line(lines[k])), None)
+    bullet = next((k for k in range(1, prose or len(lines)) if _is_sql_word_bullet(lines[k])), None)
+    if bullet is not None:
+        # "- SELECT picks the name": a bullet explaining the query, when the query parses
+        # without it and not with it (``- INTERVAL '1 day'`` continues one).
+        before = _ended(region[: offsets[bullet]], start, ended=True)
+        if _parses(before.sql) and not _parses(
+            _ended(region[: offsets[prose or len(lines)]], start, ended=True).sql
+        ):
+            return before
     if prose is None:
-        return _ended(region, start, ended=False)
+        return _ended(region, start, ended=closer is not None)
     short = _ended(region[: offsets[prose]], start, ended=True)
     if short.complete and ";" in region[: offsets[prose]]:
         return short  # the query ended at its ';' before the prose
-    long = _ended(region, start, ended=False)
+    long = _ended(region, start, ended=closer is not None)
     if _parses(long.sql):
         # What looked like prose is part of the query (a column named ``note``): sqlglot
         # also accepts the cut ``SELECT id,``, so the whole query is tried first.
         return long
     return short
+
+
+def _stray_closer(region: str) -> int | None:
+    """Where a closing tag or a fence line whose opener is not in the text ends the query
+    (``SELECT 1[/SQL]`` after a ``[SQL]`` prefill the reading left out), else None; one in a
+    string literal is text."""
+    for match in _CLOSER.finditer(region):
+        if match.group(1) is not None:
+            return match.start(1)
+    return None
+
+
+def _is_sql_word_bullet(line: str) -> bool:
+    stripped = line.strip()
+    return bool(re.match(r"(?:[-*+]|\d+[.)])\s+[A-Za-z]", stripped)) and _starts_with_sql_word(
+        re.sub(r"^\W+\s*", "", stripped)
+    )
 
 
 def _ended(region: str, start: int, *, ended: bool) -> _Statement:
@@ -686,6 +796,8 @@ def _is_prose_line(line: str) -> bool:
         return False
     if _MARKER.match(stripped):
         return not _starts_with_sql_word(re.sub(r"^\W+\s*", "", stripped))
+    if _LABEL.match(stripped) or _PROSE_PHRASE.match(stripped):
+        return True
     opener = _OPENER.match(stripped)
     if opener:
         word, following = opener.group(1).lower(), opener.group(2)
