@@ -227,7 +227,7 @@ GOODS = [
 
 START = dt.datetime(2021, 1, 1)
 END = dt.datetime(2025, 1, 1)
-SNAPSHOT = dt.datetime(2024, 12, 31, 23, 59, 59)
+SNAPSHOT = dt.datetime(2025, 1, 1, 0, 0, 0)  # the data includes this instant
 
 # Bookings placed exactly on quarter and year boundaries.
 BOUNDARY_BOOKINGS = [
@@ -242,6 +242,18 @@ BOUNDARY_BOOKINGS = [
     dt.datetime(2024, 2, 29, 12, 0, 0),
     dt.datetime(2024, 3, 31, 23, 59, 59),
     dt.datetime(2024, 4, 1, 0, 0, 0),
+]
+
+# Incidents on the edges of 2024 (no shipment on board): the last second of 2023 (a
+# Sunday), New Year's midnight (a Monday), a Saturday midnight, the last second of a Sunday,
+# the last second of 2024 and the snapshot instant itself, 2025-01-01 00:00.
+BOUNDARY_INCIDENTS = [
+    (dt.datetime(2023, 12, 31, 23, 59, 59), "breakdown", Decimal("420.00")),
+    (dt.datetime(2024, 1, 1, 0, 0, 0), "accident", Decimal("2750.00")),
+    (dt.datetime(2024, 1, 6, 0, 0, 0), "breakdown", Decimal("310.00")),
+    (dt.datetime(2024, 12, 29, 23, 59, 59), "breakdown", None),
+    (dt.datetime(2024, 12, 31, 23, 59, 59), "accident", Decimal("1980.00")),
+    (dt.datetime(2025, 1, 1, 0, 0, 0), "breakdown", None),
 ]
 
 
@@ -410,6 +422,7 @@ def simulate_shipments(
     for d in drivers:
         drivers_of.setdefault(int(d[1]), []).append(int(d[0]))
     heavy = [c[0] for c in customers if c[4] in ("manufacturing", "wholesale")]
+    payload_of = {int(t[0]): t[6] for t in trucks}
     bookings = sorted(START + dt.timedelta(minutes=rng.randrange(0, TOTAL_MINUTES)) for _ in range(2300))
     ledger = Ledger()
     for booked in sorted(bookings + BOUNDARY_BOOKINGS):
@@ -446,8 +459,53 @@ def simulate_shipments(
                         when = when.replace(microsecond=0, second=0)
                         ledger.incidents.append([0, truck, sid, when, kind, cost, cost is not None])
         ledger.shipments.append((sid, customer, rid, truck, driver, booked, picked, promised, status, charge))
+        first_item = len(ledger.items)
         add_items(rng, ledger, sid)
+        payload = MAX_BOOKING_KG if truck is None else int(payload_of[truck])
+        cap_load(ledger, first_item, payload)
     return ledger
+
+
+MAX_BOOKING_KG = 18000  # the largest load accepted at booking: the smallest truck's payload
+
+
+def cap_load(ledger: Ledger, first_item: int, payload_kg: int) -> None:
+    """Scale a shipment's items down (pallets and weight alike) so the load fits the truck.
+
+    The dispatcher never loads a truck over its legal payload: a booking heavier than that
+    is split over several trucks in reality, and here simply trimmed. No random numbers are
+    drawn, so the rest of the data is unchanged.
+    """
+    items = ledger.items[first_item:]
+    total = sum(float(i[4]) for i in items)
+    limit = payload_kg * 0.97
+    if total <= limit:
+        return
+    factor = limit / total
+    for k, (iid, sid, desc, pallets, weight, value, hazard) in enumerate(items, start=first_item):
+        new_weight = Decimal(f"{max(5.0, float(weight) * factor - 0.05):.1f}")
+        new_pallets = max(1, int(pallets * factor)) if pallets else 0
+        new_value = None if value is None else cents(float(value) * factor)
+        ledger.items[k] = (iid, sid, desc, new_pallets, new_weight, new_value, hazard)
+
+
+def plant_overloads(ledger: Ledger, trucks: list[Row]) -> None:
+    """A few loads the weighbridge caught over the limit, and one exactly at it (legal).
+
+    Three picked-up shipments end up heavier than their truck's payload (by 640.5 kg,
+    1,215.0 kg and 0.1 kg) and one weighs exactly the payload, so `>` and `>=` differ.
+    """
+    payload_of = {int(t[0]): int(t[6]) for t in trucks}
+    carried = [r for r in ledger.shipments if r[3] is not None]
+    items_of: dict[int, list[int]] = {}
+    for k, item in enumerate(ledger.items):
+        items_of.setdefault(int(item[1]), []).append(k)
+    for row, excess in zip([carried[300], carried[900], carried[1500], carried[2000]], ["640.5", "1215.0", "0.1", "0.0"]):
+        ks = items_of[int(row[0])]
+        others = sum(Decimal(ledger.items[k][4]) for k in ks[:-1])
+        last = ledger.items[ks[-1]]
+        weight = Decimal(payload_of[int(row[3])]) + Decimal(excess) - others
+        ledger.items[ks[-1]] = (*last[:4], weight, *last[5:])
 
 
 def pin_on_time_deliveries(later: random.Random, ledger: Ledger) -> None:
@@ -476,6 +534,9 @@ def add_empty_running_incidents(later: random.Random, trucks: list[Row], ledger:
         cost = None if later.random() < 0.2 else cents(later.uniform(100, 4000))
         kind = later.choice(["breakdown", "accident"])
         ledger.incidents.append([0, int(t[0]), None, when, kind, cost, cost is not None])
+    in_service = [int(t[0]) for t in trucks if t[8] is None]
+    for k, (when, kind, cost) in enumerate(BOUNDARY_INCIDENTS):
+        ledger.incidents.append([0, in_service[7 * k + 3], None, when, kind, cost, cost is not None])
     ledger.incidents.sort(key=lambda r: (r[3], r[1]))
     for i, row in enumerate(ledger.incidents, start=1):
         row[0] = i
@@ -491,6 +552,7 @@ def main() -> None:
     routes = make_routes(rng)
     ledger = simulate_shipments(rng, trucks, drivers, customers, routes)
     pin_on_time_deliveries(later, ledger)
+    plant_overloads(ledger, trucks)
     # Drivers hired in December 2024 who have not driven yet.
     drivers.append((len(drivers) + 1, 1, "Íñigo Ibáñez", "CE", dt.date(2024, 12, 16), Decimal("15.00")))
     drivers.append((len(drivers) + 1, 4, "Marta Sousa", "C", dt.date(2024, 12, 2), None))
