@@ -80,7 +80,6 @@ class EmbeddedServer:
         # A server this process already holds (a test session, an earlier run in the same
         # process) is left running on close; one we start, we stop.
         self._owned = self.pgdata.resolve() not in pgserver.PostgresServer._instances
-        forget_dead_handles(self.pgdata)
         self._server = self._start()
         self.can_manage_roles = True
         self.reader_password: str | None = None
@@ -159,15 +158,21 @@ def forget_dead_handles(pgdata: Path) -> None:
     """
     import pgserver
 
-    handles = pgdata / ".handle_pids.json"  # pgserver's DiskList, under its interprocess lock
+    handles = pgdata / ".handle_pids.json"  # pgserver's DiskList
+    if all(_running(pid) for pid in _read_pids(handles)):
+        return  # the usual case, without waiting for the lock that every pgserver user shares
     with pgserver.PostgresServer._lock:
-        try:
-            pids = json.loads(handles.read_text())
-        except (OSError, ValueError):
-            return
+        pids = _read_pids(handles)
         alive = [pid for pid in pids if _running(pid)]
         if alive != pids:
             handles.write_text(json.dumps(alive))
+
+
+def _read_pids(path: Path) -> list[int]:
+    try:
+        return list(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def _running(pid: int) -> bool:
