@@ -295,19 +295,26 @@ def _handler_for(proxy: FaultProxy) -> Callable[..., BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             fault, hold = proxy.admit(body)
             try:
-                if fault is not None:
-                    payload = json.dumps({"error": {"message": f"injected {fault.status}", "type": "test"}})
-                    self._reply(fault.status, list(fault.headers.items()), payload.encode())
-                    return
-                headers = {
-                    "Content-Type": "application/json",
-                    "Authorization": self.headers.get("Authorization", ""),
-                }
-                status, reply_headers, data = proxy.forward(self.path, body, headers, hold)
-                kept = [(k, v) for k, v in reply_headers if k.lower() == "content-type"]
-                self._reply(status, kept, data)
+                status, headers, data = self._answer(fault, hold, body)
             finally:
+                # Out of flight before the client can read the answer: its next request may
+                # arrive before this thread runs again, and counting both would overstate
+                # the concurrency (seen under load: 4 in flight with --api-concurrency 3).
                 proxy.leave()
+            self._reply(status, headers, data)
+
+        def _answer(
+            self, fault: Fault | None, hold: float, body: bytes
+        ) -> tuple[int, list[tuple[str, str]], bytes]:
+            if fault is not None:
+                payload = json.dumps({"error": {"message": f"injected {fault.status}", "type": "test"}})
+                return fault.status, list(fault.headers.items()), payload.encode()
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": self.headers.get("Authorization", ""),
+            }
+            status, reply_headers, data = proxy.forward(self.path, body, headers, hold)
+            return status, [(k, v) for k, v in reply_headers if k.lower() == "content-type"], data
 
         def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
             self.send_response(status)
