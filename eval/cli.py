@@ -2,19 +2,23 @@
 
 Exit codes: 0 the run completed (or the gate passed), 1 a gate failed, 2 bad input or a
 harness error (one line on stderr, never a traceback), 3 the run completed but more
-generations failed than ``--max-generation-errors`` allows, 130 interrupted.
+generations failed than ``--max-generation-errors`` allows, 130 interrupted (SIGINT), 143
+terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,11 +56,47 @@ def default_cache_dir() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _log_to_stderr()
-    if args and args[0] in SUBCOMMANDS:
-        module_name, function_name = SUBCOMMANDS[args[0]].split(":")
-        command: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
-        return guarded(lambda: command(args[1:]))
-    return guarded(lambda: run_main(args))
+    with stop_on_signals():
+        if args and args[0] in SUBCOMMANDS:
+            module_name, function_name = SUBCOMMANDS[args[0]].split(":")
+            command: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
+            return guarded(lambda: command(args[1:]))
+        return guarded(lambda: run_main(args))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI cancellation and ``kill`` send). A KeyboardInterrupt, so that it
+    unwinds exactly like Ctrl-C: journals closed, the embedded server this run started
+    stopped."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    # A second SIGTERM must not cut the cleanup short (CI may repeat it before SIGKILL).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated` while a command runs.
+
+    Installed explicitly: Python sets its Ctrl-C handler only when SIGINT was not
+    inherited as ignored (nohup, ``cmd &`` in a script, some CI runners), and SIGTERM's
+    default ends the process without unwinding. The previous handlers come back after,
+    for callers that run the CLI in-process (signals can only be set from the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -96,6 +136,9 @@ def guarded(action: Callable[[], int]) -> int:
     except (HarnessError, RunnerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated: finished generations are kept; rerun the same command to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: finished generations are kept; rerun the same command to resume", file=sys.stderr)
         return 130

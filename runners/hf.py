@@ -31,7 +31,7 @@ from runners.base import (
     first_line,
 )
 from runners.chat_prompt import encode_with_stops, uses_chat_template
-from runners.model_ref import check_model_ref, missing_module
+from runners.model_ref import check_hub_model, check_model_ref, missing_module
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -68,6 +68,7 @@ class HFRunner(Runner):
         missing = missing_module("torch", "transformers")
         if missing:
             raise _missing_extra(missing)
+        check_hub_model(config.model)
 
     def describe(self) -> dict[str, object]:
         return {

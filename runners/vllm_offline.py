@@ -28,7 +28,7 @@ from typing import Any
 
 from runners.base import Generation, GenerationRequest, Runner, RunnerConfig, RunnerError, first_line
 from runners.chat_prompt import encode_with_stops
-from runners.model_ref import check_model_ref, missing_module
+from runners.model_ref import check_hub_model, check_model_ref, missing_module
 
 ADAPTER_NAME = "sqlharness-adapter"
 
@@ -60,6 +60,7 @@ class VLLMRunner(Runner):
         check_model_ref(cls.name, config.model)
         if missing_module("vllm"):
             raise _missing_extra("vllm")
+        check_hub_model(config.model)
 
     def describe(self) -> dict[str, object]:
         return {

@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, wait_for
 
 N_SLOW = 40
 
@@ -67,13 +66,6 @@ def start_run(predictions: Path, cache_dir: Path, out: Path) -> subprocess.Popen
 def journal_lines(out: Path) -> int:
     journal = out.with_name(out.name + ".evaluated.jsonl")
     return len(journal.read_text().splitlines()) - 1 if journal.exists() else 0
-
-
-def wait_for(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_server_killed_mid_run_every_question_gets_a_verdict(tmp_path):

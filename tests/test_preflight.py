@@ -6,7 +6,12 @@ its absence shows nothing was set up before the error.
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,7 +36,7 @@ def preflight_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None)
         timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
-    [line] = proc.stderr.strip().splitlines()
+    [line] = proc.stderr.strip().splitlines()  # and so no traceback
     assert line.startswith("error: ")
     assert not (cache / "pgdata").exists()  # failed before the embedded server started
     assert not (tmp_path / "out.csv").exists()
@@ -44,6 +49,71 @@ def test_hf_model_path_that_does_not_exist(tmp_path):
         line
         == f"error: model not found: {tmp_path / 'no-such-model'} is not a local path, nor a hub name like org/name"
     )
+
+
+@pytest.fixture
+def silent_hub() -> Iterator[str]:
+    """A hub endpoint that accepts connections and never answers (a firewall that drops
+    replies, a captive network): only a timeout ends a request to it."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def empty_hub() -> Iterator[str]:
+    """A hub endpoint that answers as the hub does for a repository it does not have."""
+
+    class NoSuchRepo(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "RepoNotFound")
+            self.send_header("X-Error-Message", "Repository not found")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoSuchRepo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("hub", ["refused", "silent", "offline", "empty"])
+def test_hub_model_that_cannot_be_fetched_fails_in_seconds(tmp_path, silent_hub, empty_hub, hub):
+    with socket.create_server(("127.0.0.1", 0)) as closed:  # a port nothing listens on, after
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    env = {
+        "HF_HUB_CACHE": str(tmp_path / "hub"),  # an empty cache
+        "HF_ENDPOINT": {"silent": silent_hub, "empty": empty_hub}.get(hub, refused),
+        "HF_HUB_OFFLINE": "1" if hub == "offline" else "",
+        "TRANSFORMERS_OFFLINE": "",
+    }
+    start = time.monotonic()
+    line = preflight_cli(tmp_path, "-r", "hf", "-m", "some-org/some-model", env=env)
+    assert time.monotonic() - start < 20  # one short try (5 s), not the loaders' minute of retries
+    hint = (
+        "point -m at a local copy (a model directory), or download it into the Hugging Face cache "
+        "on a machine with network and run with HF_HUB_OFFLINE=1"
+    )
+    if hub == "offline":
+        assert line == (
+            "error: model some-org/some-model is neither a local path nor in the Hugging Face cache "
+            f"({tmp_path / 'hub'}), and HF_HUB_OFFLINE is set; {hint}"
+        )
+    elif hub == "empty":
+        assert line == (
+            f"error: model some-org/some-model is neither a local path nor on the hub: {empty_hub} "
+            f"has no such model (a private one needs HF_TOKEN); {hint}"
+        )
+    else:
+        assert line.startswith(
+            f"error: model some-org/some-model is neither a local path nor reachable: {env['HF_ENDPOINT']} "
+            "did not answer ("
+        )
+        assert line.endswith(f"); {hint}")
+        assert ("timed out" if hub == "silent" else "refused") in line.lower()
 
 
 def test_llama_cpp_file_missing_or_not_gguf(tmp_path):

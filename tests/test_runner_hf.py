@@ -31,7 +31,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 from runners.hf import HFRunner, choose_device, choose_dtype, left_pad, plan_batches  # noqa: E402
-from tiny_hf import build_fence_writer, build_tiny_llama, build_tokenizer  # noqa: E402
+from tiny_hf import build_fence_writer, build_tiny_llama, build_tokenizer, cache_as_hub_model  # noqa: E402
 
 QUESTIONS = 12  # rows of tests/fixtures/sample/questions.csv
 
@@ -156,6 +156,34 @@ def test_sigkill_mid_generation_loses_nothing(tiny_model, cache_dir, tmp_path):
     assert len({line["key"] for line in after[1:]}) == QUESTIONS == len(after) - 1  # none twice
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["execution"]["resumed_generations"] == len(before) - 1
+
+
+@pytest.mark.parametrize("offline", ["1", ""])
+def test_a_hub_id_in_the_local_cache_runs_without_the_hub(tiny_model, cache_dir, tmp_path, offline):
+    """Offline mode, or a hub that cannot be reached (nothing listens there): the copy in
+    the Hugging Face cache is used, without waiting on the hub."""
+    cache_as_hub_model(tiny_model, tmp_path / "hub", "tiny-org/tiny-llama")
+    env = {
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_HUB_OFFLINE": offline,
+        "TRANSFORMERS_OFFLINE": "",
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # the discard port: connection refused
+    }
+    out = tmp_path / "cached.csv"
+    args = ["-r", "hf", "-m", "tiny-org/tiny-llama", "--max-new-tokens", "4", "-n", "2"]
+    start = time.monotonic()
+    proc = run_cli(*args, *sample_args(cache_dir, out), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.monotonic() - start < 60  # not minutes of retries per file
+    lines = proc.stderr.strip().splitlines()
+    if offline:
+        assert lines == []
+    else:
+        [warned] = lines
+        assert warned.startswith("WARNING: http://127.0.0.1:9 did not answer (")
+        assert warned.endswith("refused); using the copy of tiny-org/tiny-llama in the Hugging Face cache")
+    assert json.loads(out.with_suffix(".json").read_text())["model"] == "tiny-org/tiny-llama"
+    assert len(journal_lines(out)) == 1 + 2
 
 
 def test_changed_options_set_the_journal_aside(tiny_model, cache_dir, tmp_path):

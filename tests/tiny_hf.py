@@ -6,6 +6,7 @@ handled. Nothing is downloaded. Also used by bench/bench_hf.py for larger shapes
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 # Text the tokenizer learns its merges from: SQL and the words of the prompts.
@@ -158,3 +159,13 @@ def build_fence_writer(path: Path, *, chatter: str = "SELECT", hidden: int = 16)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def cache_as_hub_model(model: Path, hub_cache: Path, repo_id: str) -> None:
+    """Lay ``model`` out in ``hub_cache`` (``HF_HUB_CACHE``) as a download of ``repo_id``
+    from the hub would be: ``refs/main`` naming a snapshot that holds the files."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(model, repo / "snapshots" / commit)

@@ -232,7 +232,8 @@ class FaultProxy:
     """A local HTTP proxy in front of an upstream ``/v1`` server.
 
     ``faults`` are answered, in order, to the first POSTs; ``bad_marker`` in a request body
-    gets a 400 every time; ``delay_s`` holds each forwarded request (so concurrency shows).
+    gets a 400 every time; ``delay_s`` holds each forwarded request from POST number
+    ``hold_from`` (0-based) on (so concurrency shows, or a run is caught mid-generation).
     It records how many POSTs arrived and the most that were in flight at once.
     """
 
@@ -240,6 +241,7 @@ class FaultProxy:
     faults: list[Fault] = field(default_factory=list)
     bad_marker: str | None = None
     delay_s: float = 0.0
+    hold_from: int = 0
     posts: int = 0
     bodies: list[dict] = field(default_factory=list)
     in_flight: int = 0
@@ -257,25 +259,26 @@ class FaultProxy:
         self.server.shutdown()
         self.server.server_close()
 
-    def admit(self, body: bytes) -> Fault | None:
-        """Count a POST; the fault to answer, or None to forward."""
+    def admit(self, body: bytes) -> tuple[Fault | None, float]:
+        """Count a POST; the fault to answer (None to forward) and how long to hold it."""
         with self.lock:
+            hold = self.delay_s if self.posts >= self.hold_from else 0.0
             self.posts += 1
             self.bodies.append(json.loads(body or b"{}"))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             if self.bad_marker and self.bad_marker.encode() in body:
-                return Fault(400)
-            return self.faults.pop(0) if self.faults else None
+                return Fault(400), hold
+            return (self.faults.pop(0) if self.faults else None), hold
 
     def leave(self) -> None:
         with self.lock:
             self.in_flight -= 1
 
     def forward(
-        self, path: str, body: bytes, headers: dict[str, str]
+        self, path: str, body: bytes, headers: dict[str, str], hold: float
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        time.sleep(self.delay_s)
+        time.sleep(hold)
         host, port = self.upstream.split("//")[1].split("/")[0].split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=120)
         try:
@@ -290,21 +293,28 @@ def _handler_for(proxy: FaultProxy) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            fault = proxy.admit(body)
+            fault, hold = proxy.admit(body)
             try:
-                if fault is not None:
-                    payload = json.dumps({"error": {"message": f"injected {fault.status}", "type": "test"}})
-                    self._reply(fault.status, list(fault.headers.items()), payload.encode())
-                    return
-                headers = {
-                    "Content-Type": "application/json",
-                    "Authorization": self.headers.get("Authorization", ""),
-                }
-                status, reply_headers, data = proxy.forward(self.path, body, headers)
-                kept = [(k, v) for k, v in reply_headers if k.lower() == "content-type"]
-                self._reply(status, kept, data)
+                status, headers, data = self._answer(fault, hold, body)
             finally:
+                # Out of flight before the client can read the answer: its next request may
+                # arrive before this thread runs again, and counting both would overstate
+                # the concurrency (seen under load: 4 in flight with --api-concurrency 3).
                 proxy.leave()
+            self._reply(status, headers, data)
+
+        def _answer(
+            self, fault: Fault | None, hold: float, body: bytes
+        ) -> tuple[int, list[tuple[str, str]], bytes]:
+            if fault is not None:
+                payload = json.dumps({"error": {"message": f"injected {fault.status}", "type": "test"}})
+                return fault.status, list(fault.headers.items()), payload.encode()
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": self.headers.get("Authorization", ""),
+            }
+            status, reply_headers, data = proxy.forward(self.path, body, headers, hold)
+            return status, [(k, v) for k, v in reply_headers if k.lower() == "content-type"], data
 
         def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
             self.send_response(status)

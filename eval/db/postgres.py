@@ -11,6 +11,7 @@ chunks and the fetch stops past ``max_rows``, so a huge result never reaches mem
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -139,15 +140,46 @@ class EmbeddedServer:
             return False
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)  # reap it if the crashed postmaster was our child
-        try:
-            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            return False
+        return _running(pid)
 
     def stop(self) -> None:
         if self._owned:
             with contextlib.suppress(Exception):
+                forget_dead_handles(self.pgdata)
                 self._server.cleanup()
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop the processes that no longer run from pgserver's list of the server's users.
+
+    pgserver stops the server when the last process on that list lets go (``cleanup``). A
+    process killed with SIGKILL never lets go, so its pid would keep the server running
+    after everyone else has finished, and every later run would leave it running too.
+    """
+    import pgserver
+
+    handles = pgdata / ".handle_pids.json"  # pgserver's DiskList
+    if all(_running(pid) for pid in _read_pids(handles)):
+        return  # the usual case, without waiting for the lock that every pgserver user shares
+    with pgserver.PostgresServer._lock:
+        pids = _read_pids(handles)
+        alive = [pid for pid in pids if _running(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _read_pids(path: Path) -> list[int]:
+    try:
+        return list(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class ExternalServer:
