@@ -176,6 +176,11 @@ def test_a_hub_id_in_the_local_cache_runs_without_the_hub(tiny_model, cache_dir,
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert time.monotonic() - start < 60  # not minutes of retries per file
     lines = proc.stderr.strip().splitlines()
+    # The hf runner says which device and dtype it chose: one line, not a warning.
+    assert [line for line in lines if line.startswith("hf: ")] == [
+        "hf: tiny-org/tiny-llama on cpu as float32"
+    ]
+    lines = [line for line in lines if not line.startswith("hf: ")]
     if offline:
         assert lines == []
     else:
