@@ -12,7 +12,6 @@ divide, duplicate patient names, and city names typed in inconsistent case.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from collections.abc import Sequence
 from decimal import Decimal
@@ -219,29 +218,20 @@ DEPARTMENTS = [
 ]
 
 # ward_id, department_id, code, name, licensed_beds, opened_on, beds installed
-# A small district hospital: 36 beds installed (31 in service), sized so that the stays
-# below fill 70-85% of them, as a Portuguese hospital's wards are filled.
 WARDS = [
-    (1, 1, "C1", "Coronary Care Unit", 3, dt.date(2009, 3, 1), 3),
-    (2, 1, "C2", "Cardiac Step-down", 4, dt.date(2012, 9, 17), 4),
-    (3, 2, "O1", "Haematology-Oncology", 3, dt.date(2010, 1, 4), 3),
-    (4, 3, "E1", "Acute Assessment Unit", 3, dt.date(2015, 6, 1), 4),
-    (5, 3, "E2", "Short Stay Unit", 2, dt.date(2018, 11, 5), 2),
-    (6, 4, "P1", "Children's Ward", 3, dt.date(2008, 5, 12), 3),
-    (7, 4, "P2", "Neonatal Unit", 2, dt.date(2016, 2, 29), 2),
-    (8, 5, "T1", "Trauma & Orthopaedics", 5, dt.date(2011, 7, 1), 4),
-    (9, 6, "N1", "Stroke Unit", 3, dt.date(2014, 10, 20), 3),
-    (10, 7, "M1", "Maternity", 3, dt.date(2008, 1, 7), 3),
-    (11, 9, "G1", "Elderly Care", 5, dt.date(2019, 4, 1), 5),
-    (12, 9, "G2", "Rehabilitation", 4, dt.date(2024, 11, 18), 0),
+    (1, 1, "C1", "Coronary Care Unit", 10, dt.date(2009, 3, 1), 10),
+    (2, 1, "C2", "Cardiac Step-down", 16, dt.date(2012, 9, 17), 18),
+    (3, 2, "O1", "Haematology-Oncology", 14, dt.date(2010, 1, 4), 14),
+    (4, 3, "E1", "Acute Assessment Unit", 20, dt.date(2015, 6, 1), 22),
+    (5, 3, "E2", "Short Stay Unit", 12, dt.date(2018, 11, 5), 12),
+    (6, 4, "P1", "Children's Ward", 14, dt.date(2008, 5, 12), 14),
+    (7, 4, "P2", "Neonatal Unit", 8, dt.date(2016, 2, 29), 8),
+    (8, 5, "T1", "Trauma & Orthopaedics", 18, dt.date(2011, 7, 1), 16),
+    (9, 6, "N1", "Stroke Unit", 12, dt.date(2014, 10, 20), 12),
+    (10, 7, "M1", "Maternity", 16, dt.date(2008, 1, 7), 16),
+    (11, 9, "G1", "Elderly Care", 18, dt.date(2019, 4, 1), 18),
+    (12, 9, "G2", "Rehabilitation", 12, dt.date(2024, 11, 18), 0),
 ]
-# Median length of stay on each ward, in hours (stays are log-normal around it, so the mean
-# is about 1.3 times the median): about 7 days overall, the Portuguese average.
-WARD_LOS_HOURS = {
-    "C1": 110, "C2": 120, "O1": 170, "E1": 60, "E2": 40, "P1": 80, "P2": 170,
-    "T1": 150, "N1": 200, "M1": 72, "G1": 280,
-}
-BED_OCCUPANCY = 0.78  # the share of time a bed in service is occupied, on average
 
 WARD_BED_TYPE = {"C1": "icu", "P2": "cot", "E1": "standard"}
 
@@ -347,35 +337,12 @@ LAB_TESTS = [
     ("VITD", "Vitamin D", "nmol/L", "50.00", None, "21.00"),
     ("TSH", "Thyroid-stimulating hormone", "mU/L", "0.40", "4.00", "9.50"),  # never ordered
 ]
-LAB_LIMITS = {t[0]: (t[3], t[4]) for t in LAB_TESTS}
-# Each test's normal values among inpatients (the range a normal value is drawn from, within
-# the reference range; one-sided tests get a plausible floor or ceiling) and the share of
-# its results that are abnormal: 5-20%, higher for the tests ordered because something is
-# wrong (CRP, troponin, vitamin D in the elderly).
-LAB_NORMAL = {
-    "HGB": (12.0, 16.5), "WBC": (4.2, 10.5), "PLT": (160, 390), "NA": (135.5, 144.5),
-    "K": (3.6, 5.0), "CREA": (62, 108), "CRP": (0.3, 5.0), "TROP": (3, 14), "GLU": (4.0, 7.7),
-    "INR": (0.85, 1.18), "LACT": (0.5, 1.95), "VITD": (50, 110),
+# typical mean and spread of each test's values among inpatients
+LAB_DIST = {
+    "HGB": (12.5, 2.0), "WBC": (9.5, 4.0), "PLT": (250, 90), "NA": (138, 4), "K": (4.3, 0.6),
+    "CREA": (95, 35), "CRP": (30, 45), "TROP": (25, 40), "GLU": (7.0, 2.5), "INR": (1.1, 0.3),
+    "LACT": (1.8, 1.2), "VITD": (55, 25),
 }
-LAB_ABNORMAL = {
-    "HGB": 0.16, "WBC": 0.13, "PLT": 0.07, "NA": 0.09, "K": 0.06, "CREA": 0.14, "CRP": 0.19,
-    "TROP": 0.11, "GLU": 0.17, "INR": 0.08, "LACT": 0.10, "VITD": 0.20,
-}
-
-
-def lab_value(rng: random.Random, code: str) -> Decimal:
-    """A result of the test: normal, or (LAB_ABNORMAL of the time) beyond one of its limits."""
-    lo, hi = LAB_NORMAL[code]
-    if rng.random() >= LAB_ABNORMAL[code]:
-        return cents(rng.uniform(lo, hi))
-    ref_low, ref_high = (None if x is None else float(x) for x in LAB_LIMITS[code])
-    low_side = ref_high is None or (ref_low is not None and rng.random() < 0.4)
-    if low_side:
-        assert ref_low is not None
-        return cents(max(0.1, ref_low * rng.uniform(0.45, 0.97)))
-    return cents(ref_high * rng.uniform(1.03, 2.5))
-
-
 DEPT_LABS = {
     1: ["TROP", "K", "NA", "CREA", "HGB", "INR"],
     2: ["HGB", "WBC", "PLT", "CREA", "CRP"],
@@ -395,30 +362,20 @@ BOUNDARY_STAYS = [
     (dt.datetime(2023, 1, 1, 0, 0, 0), 20),
     (dt.datetime(2023, 3, 31, 23, 59, 0), 8),
     (dt.datetime(2023, 4, 1, 0, 0, 0), 96),
-    (dt.datetime(2023, 12, 30, 23, 59, 59), 24),  # discharged at 2023-12-31 23:59:59
     (dt.datetime(2023, 12, 31, 23, 59, 0), 48),
-    (dt.datetime(2023, 12, 31, 23, 59, 59), 40),
     (dt.datetime(2023, 12, 31, 12, 0, 0), 12),  # discharged exactly at 2024-01-01 00:00
     (dt.datetime(2024, 1, 1, 0, 0, 0), 36),
     (dt.datetime(2024, 2, 29, 23, 30, 0), 24),
     (dt.datetime(2024, 3, 1, 0, 0, 0), 120),
     (dt.datetime(2024, 6, 30, 23, 59, 59), 5),
     (dt.datetime(2024, 7, 1, 0, 0, 0), 60),
-    (dt.datetime(2024, 5, 31, 8, 0, 0), 16),  # discharged exactly at 2024-06-01 00:00
-    (dt.datetime(2024, 12, 30, 23, 59, 59), 24),  # discharged at 2024-12-31 23:59:59
-    (dt.datetime(2024, 12, 31, 0, 0, 0), 24),  # discharged at 2025-01-01 00:00, the snapshot
     (dt.datetime(2024, 12, 31, 23, 59, 0), 0),  # still in hospital
-    (dt.datetime(2024, 12, 31, 23, 59, 59), 0),  # still in hospital
-    (dt.datetime(2025, 1, 1, 0, 0, 0), 0),  # admitted at the snapshot instant
 ]
-BOUNDARY_AT = {admitted for admitted, _hours in BOUNDARY_STAYS}
-BOUNDARY_DEPARTMENTS = (1, 3, 5, 6, 9)  # adult wards that take emergencies
 # fmt: on
 
 START = dt.datetime(2021, 1, 1)
 END = dt.datetime(2025, 1, 1)  # exclusive; the data ends with 2024
-SNAPSHOT = dt.datetime(2025, 1, 1, 0, 0, 0)  # inclusive; admissions not discharged by then stay open
-N_PATIENTS = 2400
+SNAPSHOT = dt.datetime(2024, 12, 31, 23, 59, 59)  # admissions not discharged by then stay open
 
 
 def make_staff(rng: random.Random) -> list[tuple[Value, ...]]:
@@ -460,7 +417,7 @@ def make_patients(rng: random.Random) -> list[tuple[Value, ...]]:
     cities = [c for c, w in CITIES for _ in range(w)]
     rows: list[tuple[Value, ...]] = []
     insurer_weights = [1] * 14 + [2] * 8 + [3] * 6 + [4] * 22 + [5] * 3 + [None] * 9
-    for pid in range(1, N_PATIENTS + 1):
+    for pid in range(1, 601):
         sex = rng.choice(["F", "M"] * 12 + ["X", None])
         first = rng.choice(FIRST_F if sex == "F" else FIRST_M if sex == "M" else FIRST_F + FIRST_M)
         name = f"{first} {rng.choice(LAST)}"
@@ -518,7 +475,7 @@ def make_beds() -> tuple[list[Row], dict[int, list[int]]]:
         for k in range(1, n + 1):
             bed_id = len(beds) + 1
             bed_type = WARD_BED_TYPE.get(code, "standard")
-            if bed_type == "standard" and k == 1 and code in ("O1", "E1", "G1", "N1"):
+            if bed_type == "standard" and k in (1, 2) and code in ("O1", "E1", "G1", "N1"):
                 bed_type = "isolation"
             active = not (k == n and code in ("C2", "E1", "T1", "G1")) and not (code == "E1" and k == 3)
             beds.append((bed_id, ward_id, f"{code}-{k:02d}", bed_type, active))
@@ -535,114 +492,43 @@ def clinicians_by_department(staff: list[Row]) -> dict[int, list[int]]:
     return clinicians
 
 
-def plan_bed_stays(rng: random.Random, beds: list[Row]) -> list[tuple[int, dt.datetime, float]]:
-    """(bed, admitted_at, hours) of every stay, bed by bed.
+def plan_stays(rng: random.Random, patients: list[Row]) -> list[tuple[int, dt.datetime, float, str]]:
+    """(patient, admitted_at, hours, type) of every stay, in admission order.
 
-    Each bed in service holds one stay after another, with an empty spell between them
-    (cleaning, and waiting for the next patient) long enough that a bed is occupied
-    BED_OCCUPANCY of the time: the census is realistic and no bed is ever double-booked.
-    The hand-placed boundary stays go into a bed that is free around them (or, for the
-    stays still open at the snapshot, one whose last stay is cut short to make room).
+    Each patient gets a chronological series of non-overlapping stays; the boundary stays
+    go to the first patients (every seventh from pid 3) whose other stays they do not overlap.
     """
-    ward_code = {w[0]: w[2] for w in WARDS}
-    dept_of_ward = {w[0]: w[1] for w in WARDS}
-    by_bed: dict[int, list[tuple[dt.datetime, float]]] = {}
-    for bed in beds:
-        if not bed[4]:
-            continue
-        median = WARD_LOS_HOURS[ward_code[int(bed[1])]]
-        gap_mean = median * 1.28 * (1 - BED_OCCUPANCY) / BED_OCCUPANCY
-        at = START + dt.timedelta(hours=rng.uniform(0, median))
-        mine = by_bed.setdefault(int(bed[0]), [])
-        while at < END:
-            hours = max(4.0, rng.lognormvariate(math.log(median), 0.7))
-            mine.append((at.replace(second=0, microsecond=0), hours))
-            at += dt.timedelta(hours=hours + 2 + rng.expovariate(1 / gap_mean))
-    margin = dt.timedelta(hours=2)
-
-    def end_of(stay: tuple[dt.datetime, float]) -> dt.datetime:
-        return stay[0] + dt.timedelta(minutes=round(stay[1] * 60)) if stay[1] else dt.datetime.max - margin
-
-    candidates = [int(b[0]) for b in beds if b[4] and dept_of_ward[int(b[1])] in BOUNDARY_DEPARTMENTS]
-    for admitted, hours in BOUNDARY_STAYS:
-        new = (admitted, float(hours))
-        free = [
-            b for b in candidates
-            if all(end_of(st) + margin <= admitted or end_of(new) + margin <= st[0] for st in by_bed[b])
-        ]
-        if free:
-            bed_id = free[len(free) // 2]
-        else:  # make room: the bed's stays from then on are cut short or not admitted
-            bed_id = max(candidates, key=lambda b: max(st[0] for st in by_bed[b] if st[0] < admitted))
-            kept = []
-            for st in by_bed[bed_id]:
-                if st[0] + margin * 3 > admitted:
-                    continue
-                if end_of(st) + margin > admitted:
-                    st = (st[0], (admitted - margin - st[0]).total_seconds() / 3600)
-                kept.append(st)
-            by_bed[bed_id] = kept
-        by_bed[bed_id].append(new)
-    stays = [(b, at, hours) for b in sorted(by_bed) for at, hours in by_bed[b]]
-    stays.sort(key=lambda st: (st[1], st[0]))
-    return stays
-
-
-def eligible(dept: int, age: int, sex: Value) -> bool:
-    """Whether a patient of this age and sex is admitted to this department's wards."""
-    if dept == 4:
-        return age < 16
-    if age < 16:
-        return False
-    if dept == 7:
-        return sex == "F" and 18 <= age <= 44
-    if dept == 9:
-        return age >= 75
-    return True
-
-
-def assign_patients(
-    rng: random.Random, stays: list[tuple[int, dt.datetime, float]], patients: list[Row], bed_ward: dict[int, int]
-) -> list[tuple[int, int, dt.datetime, float]]:
-    """(patient, bed, admitted_at, hours): a patient of the right age for the ward, who is
-    registered and not in hospital already (or discharged less than a day before).
-
-    One patient (the first adult, REPEAT_STROKE) is kept for two 2024 stroke-unit stays and
-    nothing else: only the first is new to Neurology.
-    """
-    dept_of_ward = {w[0]: w[1] for w in WARDS}
-    weights = [rng.choice([0.2, 1.0, 1.0, 1.5, 3.0]) for _ in patients]
-    cum: list[float] = []
-    total = 0.0
-    for w in weights:
-        total += w
-        cum.append(total)
-    free_from: dict[int, dt.datetime] = {}
-    repeat = next(int(p[0]) for p in patients if p[4] < dt.date(1990, 1, 1) and p[7] < dt.date(2021, 1, 1))
-    n1 = [i for i, st in enumerate(stays) if bed_ward[st[0]] == 9 and st[2] > 0]
-    reserved = {
-        next(i for i in n1 if stays[i][1] >= dt.datetime(2024, 2, 1)),
-        next(i for i in n1 if stays[i][1] >= dt.datetime(2024, 8, 1)),
-    }
-    out: list[tuple[int, int, dt.datetime, float]] = []
-    for i, (bed_id, admitted, hours) in enumerate(stays):
-        dept = dept_of_ward[bed_ward[bed_id]]
-        if i in reserved:
-            out.append((repeat, bed_id, admitted, hours))
-            continue
-        for _ in range(400):
-            prow = rng.choices(patients, cum_weights=cum)[0]
-            pid = int(prow[0])
-            if pid == repeat or prow[7] > admitted.date() or free_from.get(pid, START) > admitted:
-                continue
-            if eligible(dept, (admitted.date() - prow[4]).days // 365, prow[3]):
+    stays: list[tuple[int, dt.datetime, float, str]] = []
+    total_minutes = int((END - START).total_seconds() // 60)
+    for prow in patients:
+        pid = int(prow[0])
+        n = rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 5, 7])
+        starts = sorted(START + dt.timedelta(minutes=rng.randrange(0, total_minutes)) for _ in range(n))
+        free_from = START
+        for admitted in starts:
+            admitted = max(admitted, free_from).replace(second=0)
+            if admitted >= END:
                 break
-        else:
-            raise RuntimeError(f"no patient for the stay at {admitted} on bed {bed_id}")
-        end = admitted + dt.timedelta(hours=hours) if hours else dt.datetime.max - dt.timedelta(days=2)
-        free_from[pid] = end + dt.timedelta(days=1)
-        out.append((pid, bed_id, admitted, hours))
-    return out
+            hours = max(3.0, rng.lognormvariate(4.0, 0.8))
+            kind = rng.choice(["emergency"] * 6 + ["elective"] * 3 + ["transfer"])
+            stays.append((pid, admitted, hours, kind))
+            gap = dt.timedelta(days=rng.choice([1, 3, 6, 12, 20, 25, 45]))
+            free_from = admitted + dt.timedelta(hours=hours) + gap
+    for admitted, hours in BOUNDARY_STAYS:
+        end = admitted + dt.timedelta(hours=hours or 24 * 30)
+        for prow in patients[2::7]:
+            pid = int(prow[0])
+            mine = [s for s in stays if s[0] == pid]
+            margin = dt.timedelta(hours=48)
+            if mine and all(
+                s[1] + dt.timedelta(hours=s[2]) + margin < admitted or end + margin < s[1] for s in mine
+            ):
+                if hours == 0 and any(s[1] > admitted for s in mine):
+                    continue
+                stays.append((pid, admitted, float(hours), "emergency"))
+                break
+    stays.sort(key=lambda s: (s[1], s[0]))
+    return stays
 
 
 def pick_disposition(rng: random.Random, age: int) -> str:
@@ -654,64 +540,38 @@ def pick_disposition(rng: random.Random, age: int) -> str:
     return "rehab" if roll < 0.2 else "home"
 
 
-def plant_readmissions(stays: list[tuple[int, int, dt.datetime, float]], bed_ward: dict[int, int]) -> None:
-    """Two returns 30 days after a discharge: one exactly at 30 x 24 hours (a readmission by
-    the definition, so `<` and `<=` differ) and one a minute later (not a readmission)."""
-    dept_of_ward = {w[0]: w[1] for w in WARDS}
-    busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
-    mine: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
-    for pid, bed, admitted, hours in stays:
-        end = admitted + dt.timedelta(minutes=round(hours * 60)) if hours else dt.datetime.max
-        busy.setdefault(bed, []).append((admitted, end))
-        mine.setdefault(pid, []).append((admitted, end))
-    margin = dt.timedelta(hours=2)
-    planted = 0
-    for pid, bed, admitted, hours in list(stays):
-        if planted == 2 or admitted < dt.datetime(2023, 5, 1) or not hours or dept_of_ward[bed_ward[bed]] != 1:
-            continue
-        back = admitted + dt.timedelta(minutes=round(hours * 60)) + dt.timedelta(days=30, minutes=planted)
-        end = back + dt.timedelta(hours=50)
-        if any(s < end + dt.timedelta(days=40) and e > admitted + margin for s, e in mine[pid] if s != admitted):
-            continue
-        free = [b for b in sorted(busy) if dept_of_ward[bed_ward[b]] == 1 and all(e + margin <= back or end + margin <= s for s, e in busy[b])]
-        if not free:
-            continue
-        busy[free[0]].append((back, end))
-        mine[pid].append((back, end))
-        stays.append((pid, free[0], back, 50.0))
-        planted += 1
-    assert planted == 2
-    stays.sort(key=lambda st: (st[2], st[1]))
-
-
 def make_admissions(
     rng: random.Random,
     consults: random.Random,
-    stays: list[tuple[int, int, dt.datetime, float]],
+    stays: list[tuple[int, dt.datetime, float, str]],
     patients: list[Row],
     staff: list[Row],
-    bed_ward: dict[int, int],
+    ward_beds: dict[int, list[int]],
 ) -> tuple[list[Row], dict[int, int]]:
     """Admissions, and the department of each admission's ward."""
     clinicians = clinicians_by_department(staff)
     locums = [int(r[0]) for r in staff if r[1] is None and r[3] in ("physician", "surgeon")]
-    dept_of_ward = {w[0]: w[1] for w in WARDS}
+    dept_wards: dict[int, list[int]] = {}
+    for w in WARDS:
+        if w[6] > 0:
+            dept_wards.setdefault(w[1], []).append(w[0])
     by_pid = {int(p[0]): p for p in patients}
     admissions: list[Row] = []
     adm_dept: dict[int, int] = {}
-    for aid, (pid, bed, admitted, hours) in enumerate(stays, start=1):
+    for aid, (pid, admitted, hours, kind) in enumerate(stays, start=1):
         prow = by_pid[pid]
         age = (admitted.date() - prow[4]).days // 365
-        dept = dept_of_ward[bed_ward[bed]]
+        dept = pick_department(rng, age, prow[3])
         if dept == 7:
             kind = "maternity"
-        elif admitted in BOUNDARY_AT:
-            kind = "emergency"
-        elif dept == 3:
-            kind = rng.choice(["emergency"] * 9 + ["transfer"])
-        else:
-            kind = rng.choice(["emergency"] * 5 + ["elective"] * 4 + ["transfer"])
+        ward = rng.choice(dept_wards[dept])
+        if dept == 3 and rng.random() < 0.5:
+            ward = 4
+        bed = rng.choice(ward_beds[ward])
         attending = rng.choice(locums) if rng.random() < 0.06 else rng.choice(clinicians[dept])
+        if pid == 19:
+            # Two 2024 stroke-unit stays: only the first is the patient's first time in Neurology.
+            dept, ward, bed = 6, 9, consults.choice(ward_beds[9])
         if consults.random() < 0.04:
             # A clinician from another department takes the case (a consult takeover).
             other = consults.choice([d for d in sorted(clinicians) if d != dept])
@@ -719,8 +579,9 @@ def make_admissions(
         discharged: dt.datetime | None = None
         if hours:
             discharged = admitted + dt.timedelta(minutes=round(hours * 60))
-            if discharged > SNAPSHOT:
-                discharged = None  # still in hospital on the snapshot date
+            # Some December 2024 stays are still open on the snapshot date.
+            if discharged > SNAPSHOT or (admitted >= dt.datetime(2024, 12, 12) and rng.random() < 0.6):
+                discharged = None
         disposition = None if discharged is None else pick_disposition(rng, age)
         admissions.append((aid, pid, bed, attending, kind, admitted, discharged, disposition))
         adm_dept[aid] = dept
@@ -757,53 +618,11 @@ def make_procedures(
             who = None if rng.random() < 0.07 else rng.choice(clinicians[dept])
             duration = max(5, int(dur * rng.uniform(0.7, 1.5)) // 5 * 5)
             procedures.append((len(procedures) + 1, aid, who, code, name, at, duration))
-    tie_fifth_place(procedures, staff, adm_dept)
+    # One of Tiago Álvarez's procedures was in fact done by a visiting specialist: this
+    # leaves him tied with António Carvalho at the fifth place of the procedure counts.
+    first_7 = next(i for i, row in enumerate(procedures) if row[2] == 7)
+    procedures[first_7] = (*procedures[first_7][:2], None, *procedures[first_7][3:])
     return procedures
-
-
-def tie_fifth_place(procedures: list[Row], staff: list[Row], adm_dept: dict[int, int]) -> None:
-    """Tie the fifth and sixth busiest performers, so that the tiebreak decides the top five.
-
-    Some of the visiting specialists' procedures (NULL performer) on the sixth's department
-    are credited to the sixth instead; their names sort the other way from their ids, so
-    breaking the tie by name instead of by staff id changes who makes the top five.
-    """
-    counts: dict[int, int] = {}
-    for row in procedures:
-        if row[2] is not None:
-            counts[int(row[2])] = counts.get(int(row[2]), 0) + 1
-    ranked = sorted(counts, key=lambda sid: (-counts[sid], sid))
-    fifth, sixth = ranked[4], ranked[5]
-    name = {int(r[0]): str(r[2]) for r in staff}
-    assert (sixth < fifth) != (name[sixth] < name[fifth]), "names must sort against ids"
-    dept = next(r[1] for r in staff if r[0] == sixth)
-    visiting = [i for i, row in enumerate(procedures) if row[2] is None and adm_dept[int(row[1])] == dept]
-    need = counts[fifth] - counts[sixth]
-    assert len(visiting) >= need
-    for i in visiting[:need]:
-        procedures[i] = (*procedures[i][:2], sixth, *procedures[i][3:])
-
-
-def tie_top_medication(prescriptions: list[Row], adm_dept: dict[int, int], dept: int) -> None:
-    """Make the two most prescribed medications of 2022 on a department's wards tie.
-
-    The top one's surplus orders (its last ones) become orders of the department's least
-    used medication, so 'Include ties' has a tie to include in a second department.
-    """
-    in_2022 = [
-        i for i, r in enumerate(prescriptions)
-        if adm_dept[int(r[1])] == dept and dt.date(2022, 1, 1) <= r[6] < dt.date(2023, 1, 1)
-    ]
-    counts = {m: 0 for m in DEPT_MEDS[dept]}
-    for i in in_2022:
-        counts[int(prescriptions[i][2])] += 1
-    ranked = sorted(counts, key=lambda m: (-counts[m], m))
-    top, second, least = ranked[0], ranked[1], ranked[-1]
-    surplus = [i for i in in_2022 if prescriptions[i][2] == top][-(counts[top] - counts[second]):]
-    assert counts[least] + len(surplus) < counts[second]
-    dose = Decimal(DOSES.get(least, DEFAULT_DOSES)[0])
-    for i in surplus:
-        prescriptions[i] = (*prescriptions[i][:2], least, prescriptions[i][3], dose, *prescriptions[i][5:])
 
 
 DOSES = {3: ["5.00", "10.00"], 18: ["90.00"], 19: ["75.00", "100.00"], 13: ["20.00", "30.00"], 26: ["400.00"]}
@@ -831,7 +650,6 @@ def make_prescriptions(
             prescriptions.append(
                 (len(prescriptions) + 1, aid, med, prescriber, dose, per_day, begin, end_date)
             )
-    tie_top_medication(prescriptions, adm_dept, 1)  # Neurology ties by chance; Cardiology by hand
     return prescriptions
 
 
@@ -844,7 +662,8 @@ def make_lab_results(rng: random.Random, admissions: list[Row], adm_dept: dict[i
         for code in rng.sample(DEPT_LABS[adm_dept[aid]], rng.choice([0, 1, 2, 2, 3])):
             for _ in range(rng.choice([1, 1, 2])):
                 at = admitted + dt.timedelta(minutes=rng.randrange(0, span))
-                value = None if rng.random() < 0.05 else lab_value(rng, code)
+                mean, sd = LAB_DIST[code]
+                value = None if rng.random() < 0.05 else cents(max(0.1, rng.gauss(mean, sd)))
                 lab_results.append((len(lab_results) + 1, aid, code, at, value))
     # Values exactly on a reference limit (inside the range, not abnormal).
     lab_results[10] = (*lab_results[10][:2], "K", lab_results[10][3], Decimal("5.10"))
@@ -888,11 +707,9 @@ def main() -> None:
     consults = random.Random(SEED + 1)  # a second stream, so adding it left the rest unchanged
     staff = make_staff(rng)
     patients = make_patients(rng)
-    beds, _ward_beds = make_beds()
-    bed_ward = {int(b[0]): int(b[1]) for b in beds}
-    stays = assign_patients(rng, plan_bed_stays(rng, beds), patients, bed_ward)
-    plant_readmissions(stays, bed_ward)
-    admissions, adm_dept = make_admissions(rng, consults, stays, patients, staff, bed_ward)
+    beds, ward_beds = make_beds()
+    stays = plan_stays(rng, patients)
+    admissions, adm_dept = make_admissions(rng, consults, stays, patients, staff, ward_beds)
     # The order of these calls fixes which random numbers each table gets.
     tables: dict[str, Sequence[Row]] = {
         "departments": DEPARTMENTS,
